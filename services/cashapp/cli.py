@@ -1,0 +1,185 @@
+"""The ``cashrecon`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+
+from shared.config import Settings
+from shared.db import make_engine, migrate, unit_of_work
+from shared.errors import DomainError
+
+app = typer.Typer(help="cashrecon: cash application and reconciliation for AR teams.",
+                  no_args_is_help=True, add_completion=False)
+customers_app = typer.Typer(help="Customer master data.", no_args_is_help=True)
+open_items_app = typer.Typer(help="Open items (invoices, credit notes) from the ERP.",
+                             no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
+app.add_typer(open_items_app, name="open-items")
+app.add_typer(db_app, name="db")
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def engine(cfg: Settings | None = None) -> Engine:
+    """The configured database, migrated to the newest schema (creates it when empty)."""
+    cfg = cfg or settings()
+    eng = make_engine(cfg.database_url)
+    migrate(eng)
+    return eng
+
+
+def balance_policy(cfg: Settings):  # type: ignore[no-untyped-def]
+    """hold | refuse: the setting overrides the rule set's ``[ingest] on_balance_break``."""
+    if cfg.on_balance_break:
+        return cfg.on_balance_break
+    from services.cashapp.ruleset import active_rules
+
+    return active_rules(cfg).ingest.on_balance_break
+
+
+def fail(exc: DomainError) -> None:
+    typer.echo(f"error: {exc.code}: {exc.message}", err=True)
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations to the configured database."""
+    eng = engine()
+    typer.echo(f"schema is current on {eng.url.render_as_string(hide_password=True)}")
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    from services.cashapp.usecases.inbox import SUBDIRS, candidates
+
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir() and not p.is_symlink():
+            out.extend(c for c in candidates(p) if c.name not in SUBDIRS.values())
+        else:
+            out.append(p)
+    return out
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Bank files or folders of bank files.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+    move: Annotated[bool, typer.Option(
+        "--move", help="File each one away under archive/, duplicates/ or quarantine/ of its "
+        "folder, as the watch folder does.")] = False,
+) -> None:
+    """Import bank statements (MT940/MT942, CAMT.052/053/054, OFX, cheque logs) once each."""
+    from services.cashapp.usecases.inbox import ensure_layout, process
+
+    cfg = settings()
+    eng = engine(cfg)
+    policy = balance_policy(cfg)
+    files = _expand(paths)
+    bad = 0
+    for path in files:
+        if not path.exists() and not path.is_symlink():
+            typer.echo(f"error: INGEST_NOT_FOUND: {path}", err=True)
+            bad += 1
+            continue
+        if move:
+            ensure_layout(path.parent)
+        result = process(eng, path.parent, path, policy, move=move)
+        bad += result.status == "quarantined"
+        if as_json:
+            typer.echo(json.dumps(result.to_json(), default=str))
+        else:
+            _print_result(result)
+    if bad:
+        raise typer.Exit(1)
+
+
+def _print_result(result) -> None:  # type: ignore[no-untyped-def]
+    data = result.to_json()
+    totals = ", ".join(f"+{t['credit']} / -{t['debit']} {c}" for c, t in data["totals"].items())
+    line = f"{data['status']:<11} {Path(data['path']).name}"
+    if data["status"] == "imported":
+        line += (f"  [{data['format']}] {data['statements']} statement(s), {data['lines']} line(s)"
+                 f"{', ' + str(data['lines_skipped']) + ' known' if data['lines_skipped'] else ''}"
+                 f"  {totals}")
+        if data["held_statements"]:
+            line += f"  ({data['held_statements']} held: balance break)"
+    else:
+        line += f"  {data['reason']}: {data['message']}"
+    typer.echo(line)
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="The inbox folder to watch.")],
+    once: Annotated[bool, typer.Option("--once", help="Scan once and exit.")] = False,
+    stable_seconds: Annotated[float | None, typer.Option(
+        help="Seconds a file must stay unchanged before it is read.")] = None,
+) -> None:
+    """Watch a folder: import complete files and move them to archive/duplicates/quarantine."""
+    from services.cashapp.usecases.inbox import Watcher, scan_once
+
+    cfg = settings()
+    eng = engine(cfg)
+    stable = cfg.stable_seconds if stable_seconds is None else stable_seconds
+    policy = balance_policy(cfg)
+    if once:
+        for r in scan_once(eng, folder, policy, stable):
+            _print_result(r)
+        return
+    typer.echo(f"watching {folder} (Ctrl-C to stop)")
+    try:
+        Watcher(eng, folder, policy, stable).run(on_result=_print_result)
+    except KeyboardInterrupt:
+        pass
+
+
+def _load(kind: str, file: Path) -> None:
+    from services.cashapp.usecases.masterdata import load_file
+
+    eng = engine()
+    try:
+        with unit_of_work(eng) as session:
+            res = load_file(session, kind, file)
+    except DomainError as exc:
+        details = getattr(exc, "details", {}).get("errors") or []
+        typer.echo(f"error: {exc.code}: {len(details) or ''} problem(s); nothing loaded", err=True)
+        for e in details[:200]:
+            typer.echo(f"  line {e['line']}: {e['reason']}", err=True)
+        if not details:
+            typer.echo(f"  {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"loaded {res.rows} {kind.replace('_', ' ')} row(s): {res.inserted} new, "
+               f"{res.updated} updated" + (f", {res.removed} left the snapshot" if res.removed else ""))
+
+
+@customers_app.command("load")
+def customers_load(file: Annotated[Path, typer.Argument(
+        help="CSV: customer_id, customer_name, iban (one row per known account).")]) -> None:
+    """Load customers and their known bank accounts."""
+    _load("customers", file)
+
+
+@open_items_app.command("load")
+def open_items_load(file: Annotated[Path, typer.Argument(
+        help="CSV: customer_id, customer_name, document_number, document_type, document_date, "
+             "due_date, currency, amount, open_amount, payment_reference.")]) -> None:
+    """Replace the open-item snapshot with an ERP extract."""
+    _load("open_items", file)
+
+
+def main() -> None:  # pragma: no cover
+    try:
+        app()
+    except DomainError as exc:
+        fail(exc)
+    sys.exit(0)
