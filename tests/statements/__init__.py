@@ -1,0 +1,1 @@
+"""Tests of the statement parsers owned here: OFX and cheque logs."""
