@@ -1,0 +1,158 @@
+"""Watch folder: completeness, filing away with reasons, hostile names and symlinks."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from shared.errors import DomainError
+from services.cashapp.usecases.inbox import (
+    Watcher,
+    candidates,
+    ensure_layout,
+    is_complete,
+    safe_name,
+    scan_once,
+)
+from tests.cashapp.usecases.mt940_samples import mt940
+
+
+def _old(path: Path) -> Path:
+    past = time.time() - 60
+    os.utime(path, (past, past), follow_symlinks=False)
+    return path
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("../../etc/passwd", "passwd"),
+    ("/abs/path/x.sta", "x.sta"),
+    ("..", "unnamed"),
+    ("a\x00b\nc.sta", "a_b_c.sta"),
+    ("..\\..\\win.sta", "win.sta"),
+])
+def test_safe_name(name: str, expected: str) -> None:
+    assert safe_name(name) == expected
+
+
+def test_safe_name_truncates_long_names() -> None:
+    name = safe_name("x" * 400 + ".sta")
+    assert len(name) <= 120 and name.endswith(".sta")
+
+
+def test_files_are_filed_with_reason(db: Engine, tmp_path: Path) -> None:
+    root = tmp_path / "inbox"
+    ensure_layout(root)
+    (root / "good.sta").write_text(mt940())
+    (root / "bad.sta").write_text("not a bank file at all\n")
+    (root / "copy.sta").write_text(mt940())
+    for p in root.iterdir():
+        if p.is_file():
+            _old(p)
+    results = {Path(r.path).name: r for r in scan_once(db, root, "hold", 2.0)}
+    assert results["bad.sta"].status == "quarantined"
+    assert {results["good.sta"].status, results["copy.sta"].status} == {"imported", "duplicate"}
+    assert candidates(root) == []
+    archived = list((root / "archive").glob("*.sta"))
+    quarantined = list((root / "quarantine").glob("*.sta"))
+    assert len(archived) == 1 and len(quarantined) == 1 and len(list((root / "duplicates").glob("*.sta"))) == 1
+    reason = json.loads(Path(str(quarantined[0]) + ".reason.json").read_text())
+    assert reason["status"] == "quarantined" and reason["reason"] == "INGEST_UNKNOWN_FORMAT"
+    assert reason["original_name"] == "bad.sta"
+
+
+def test_incomplete_file_waits(db: Engine, tmp_path: Path) -> None:
+    root = tmp_path / "inbox"
+    ensure_layout(root)
+    f = root / "growing.sta"
+    f.write_text(mt940()[:40])
+    assert not is_complete(f, 2.0)
+    assert scan_once(db, root, "hold", 2.0) == []
+    assert f.exists()
+    f.write_text(mt940())
+    _old(f)
+    assert [r.status for r in scan_once(db, root, "hold", 2.0)] == ["imported"]
+
+
+def test_partial_and_hidden_names_are_ignored(db: Engine, tmp_path: Path) -> None:
+    root = tmp_path / "inbox"
+    ensure_layout(root)
+    for name in (".hidden.sta", "upload.sta.part", "x.tmp"):
+        (root / name).write_text(mt940())
+    assert candidates(root) == []
+
+
+def test_symlink_is_never_followed(db: Engine, tmp_path: Path) -> None:
+    root = tmp_path / "inbox"
+    ensure_layout(root)
+    secret = tmp_path / "outside.sta"
+    secret.write_bytes(mt940().encode())
+    (root / "link.sta").symlink_to(secret)
+    _old(root / "link.sta")
+    results = scan_once(db, root, "hold", 0.0)
+    assert [(r.status, r.reason) for r in results] == [("quarantined", "INGEST_NOT_A_FILE")]
+    assert secret.read_bytes() == mt940().encode()  # the target is untouched and was not imported
+    moved = list((root / "quarantine").iterdir())
+    assert any(p.is_symlink() for p in moved)
+
+
+def test_symlinked_subfolder_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "inbox"
+    root.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (root / "archive").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(DomainError) as err:
+        ensure_layout(root)
+    assert err.value.code == "INBOX_UNSAFE_LAYOUT"
+
+
+def test_hostile_names_stay_inside(db: Engine, tmp_path: Path) -> None:
+    root = tmp_path / "inbox"
+    ensure_layout(root)
+    names = ["x..sta", "$(rm -rf).sta", "a" * 250 + ".sta", "-rf.sta", "x\ny.sta"]
+    for n in names:
+        (root / n).write_text("garbage\n")
+        _old(root / n)
+    def outside() -> set[str]:  # the SQLite test database lives in tmp_path too
+        return {n for n in os.listdir(tmp_path) if not n.startswith("cashrecon.db")}
+
+    before = outside()
+    scan_once(db, root, "hold", 2.0)
+    assert outside() == before  # nothing written next to the folder
+    assert set(os.listdir(root)) == {"archive", "duplicates", "quarantine"}
+    assert len(list((root / "quarantine").glob("*.sta"))) == len(names)
+    assert all(len(p.name) < 200 for p in (root / "quarantine").iterdir())
+
+
+def test_watcher_picks_up_an_atomic_rename(db: Engine, tmp_path: Path) -> None:
+    root = tmp_path / "inbox"
+    ensure_layout(root)
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def on_result(r) -> None:  # type: ignore[no-untyped-def]
+        seen.append(r.status)
+        stop.set()
+
+    t = threading.Thread(target=Watcher(db, root, "hold", 0.5).run, args=(stop, on_result))
+    t.start()
+    try:
+        part = root / ".incoming.sta.part"
+        part.write_text(mt940())
+        _old(part)
+        os.replace(part, root / "incoming.sta")
+        stop.wait(20)
+    finally:
+        stop.set()
+        t.join(10)
+    assert seen == ["imported"]
+    assert len(list((root / "archive").glob("*incoming.sta"))) == 1
