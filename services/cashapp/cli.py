@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -20,6 +21,10 @@ customers_app = typer.Typer(help="Customer master data.", no_args_is_help=True)
 open_items_app = typer.Typer(help="Open items (invoices, credit notes) from the ERP.",
                              no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+export_app = typer.Typer(help="Exports for the ERP and for people.", no_args_is_help=True)
+rules_app = typer.Typer(help="The matching rule set.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(rules_app, name="rules")
 app.add_typer(customers_app, name="customers")
 app.add_typer(open_items_app, name="open-items")
 app.add_typer(db_app, name="db")
@@ -137,10 +142,8 @@ def watch(
             _print_result(r)
         return
     typer.echo(f"watching {folder} (Ctrl-C to stop)")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         Watcher(eng, folder, policy, stable).run(on_result=_print_result)
-    except KeyboardInterrupt:
-        pass
 
 
 def _load(kind: str, file: Path) -> None:
@@ -175,6 +178,121 @@ def open_items_load(file: Annotated[Path, typer.Argument(
              "due_date, currency, amount, open_amount, payment_reference.")]) -> None:
     """Replace the open-item snapshot with an ERP extract."""
     _load("open_items", file)
+
+
+@app.command("match")
+def match_cmd(
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Date the matcher treats as today (YYYY-MM-DD); default: today.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Apply automatic decisions and queue exceptions for every unapplied receipt (idempotent)."""
+    from datetime import date
+
+    from services.cashapp.ruleset import active_rules
+    from services.cashapp.usecases.match import run_match
+
+    cfg = settings()
+    eng = engine(cfg)
+    try:
+        rules = active_rules(cfg)
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except DomainError as exc:
+        fail(exc)
+        return
+    except ValueError:
+        typer.echo("error: CLI_BAD_DATE: --as-of must be YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from None
+    res = run_match(eng, rules, day)
+    data = {"run_id": res.run_id, "receipts": res.receipts, "auto": res.auto,
+            "exceptions": res.exceptions, "ignored": res.ignored, "held": res.held,
+            "auto_rate": round(res.auto_rate, 4), "by_rule": res.by_rule,
+            "ruleset_version": rules.version}
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    typer.echo(f"rule set {rules.version}: {res.receipts} receipt(s) decided: {res.auto} applied "
+               f"automatically, {res.exceptions} exception(s), {res.ignored} ignored"
+               + (f", {res.held} held by statement integrity" if res.held else "")
+               + (f"; auto-match rate {res.auto_rate:.1%}" if res.auto + res.exceptions else ""))
+
+
+@export_app.command("applications")
+def export_applications_cmd(
+    out: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")],
+) -> None:
+    """One row per allocated document (status auto) and per queued receipt (status exception)."""
+    from services.cashapp.usecases.export import export_applications
+
+    n = export_applications(engine(), out)
+    typer.echo(f"wrote {n} row(s) to {out}")
+
+
+@rules_app.command("show")
+def rules_show() -> None:
+    """Print the active rule set (the configured file, else the shipped defaults)."""
+    from services.cashapp.ruleset import active_rules
+
+    cfg = settings()
+    try:
+        rules = active_rules(cfg)
+    except DomainError as exc:
+        fail(exc)
+        return
+    typer.echo(json.dumps(rules.model_dump(mode="json"), indent=2))
+
+
+@rules_app.command("validate")
+def rules_validate(file: Annotated[Path, typer.Argument(help="Rule-set TOML file.")]) -> None:
+    """Check a rule file; prints every problem with its key path."""
+    from services.cashapp.domain.rules import load_rules
+
+    try:
+        rules = load_rules(file.read_text(encoding="utf-8"))
+    except DomainError as exc:
+        fail(exc)
+        return
+    typer.echo(f"ok: rule set {rules.version} with {len(rules.strategies)} strategies")
+
+
+@rules_app.command("dry-run")
+def rules_dry_run(
+    file: Annotated[Path, typer.Argument(help="The new rule-set TOML file to try.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Re-score stored receipts under a new rule set and show what would change. Applies nothing."""
+    from datetime import date
+
+    from services.cashapp.domain.rules import load_rules
+    from services.cashapp.usecases.dryrun import dry_run_report
+
+    try:
+        rules = load_rules(file.read_text(encoding="utf-8"))
+    except DomainError as exc:
+        fail(exc)
+        return
+    day = date.fromisoformat(as_of) if as_of else date.today()
+    report = dry_run_report(engine(), rules, day)
+    if as_json:
+        typer.echo(json.dumps(report, default=str))
+        return
+    typer.echo(f"dry run of rule set {rules.version} over {report['receipts']} receipt(s):")
+    for key in ("before", "after"):
+        typer.echo(f"  {key:<6} " + ", ".join(f"{k} {v}" for k, v in sorted(report[key].items())))
+    typer.echo(f"  {report['changed']} decision(s) would change")
+    for ch in report["changes"][:20]:
+        typer.echo(f"   receipt {ch['receipt_id']}: {ch['before']} -> {ch['after']}")
+
+
+def _register_extensions() -> None:
+    """Commands that live beside their own subsystem (worker and posting, ...)."""
+    from services.cashapp.cli_worker import register as register_worker
+
+    register_worker(app)
+
+
+_register_extensions()
 
 
 def main() -> None:  # pragma: no cover

@@ -130,6 +130,9 @@ class _FileImport:
     last_closing: dict[tuple[str, str], tuple[date, int]] = field(default_factory=dict)
 
     def add(self, st: Statement) -> None:
+        # Pending entries (camt.052/054 "PDNG") are not booked yet and may never be: they are not
+        # receipts. Stored, they would also hide the booked line that follows under the same key.
+        st.lines = [ln for ln in st.lines if ln.extra.get("status") != "PDNG"]
         key, key_date, chash = statement_key(st), st.key_date() or _EPOCH, st.content_hash()
         ident = (st.account, key, key_date)
         if ident in self.seen_statements:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:00:49.448900
+Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
@@ -97,6 +97,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_open_item_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_open_item_document_number'), ['document_number'], unique=False)
 
+    op.create_table('outbox',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('posting_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('payload_json', sa.Text(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('lease_owner', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
+    sa.Column('lease_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('erp_reference', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('posted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('posting_key')
+    )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_due', ['status', 'next_attempt_at'], unique=False)
+
     op.create_table('customer_account',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -112,6 +132,25 @@ def upgrade() -> None:
     with op.batch_alter_table('customer_account', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_account_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_account_value_norm'), ['value_norm'], unique=False)
+
+    op.create_table('posting_failure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('outbox_id', sa.Integer(), nullable=False),
+    sa.Column('posting_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('receipt_id', sa.Integer(), nullable=True),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('resolved_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('posting_failure', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_posting_failure_outbox_id'), ['outbox_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_posting_failure_posting_key'), ['posting_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_posting_failure_receipt_id'), ['receipt_id'], unique=False)
 
     op.create_table('statement',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -274,11 +313,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_statement_account'))
 
     op.drop_table('statement')
+    with op.batch_alter_table('posting_failure', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_posting_failure_receipt_id'))
+        batch_op.drop_index(batch_op.f('ix_posting_failure_posting_key'))
+        batch_op.drop_index(batch_op.f('ix_posting_failure_outbox_id'))
+
+    op.drop_table('posting_failure')
     with op.batch_alter_table('customer_account', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_account_value_norm'))
         batch_op.drop_index(batch_op.f('ix_customer_account_customer_id'))
 
     op.drop_table('customer_account')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_due')
+
+    op.drop_table('outbox')
     with op.batch_alter_table('open_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_open_item_document_number'))
         batch_op.drop_index(batch_op.f('ix_open_item_customer_id'))
