@@ -66,3 +66,39 @@ def export_applications(engine: Engine, out: Path) -> int:
             n += 1
     os.replace(tmp, out)
     return n
+
+
+def decision_frames(session: Session) -> tuple[Any, Any]:
+    """Current decisions as polars frames keyed like a bank statement line.
+
+    ``(decisions, suggestions)``: one row per allocated document (``bank_reference,
+    statement_account, status, customer_id, document_number, applied_amount_minor,
+    residual_class, rule, score``) and one row per ranked suggestion (``bank_reference,
+    statement_account, rank, document_numbers``): the shapes ``shared.synth.evaluate`` reads.
+    """
+    import json
+
+    import polars as pl
+
+    d, r, s = (m.__table__ for m in (DecisionRow, Receipt, StatementRow))  # type: ignore[attr-defined]
+    a = Allocation.__table__  # type: ignore[attr-defined]
+    q = (select(r.c.bank_reference, s.c.account, d.c.status, d.c.customer_id, a.c.document_number,
+                a.c.amount_minor, d.c.residual_class, d.c.rule_id, d.c.score, d.c.suggestions_json)
+         .join(r, r.c.id == d.c.receipt_id).join(s, s.c.id == r.c.statement_id)
+         .outerjoin(a, (a.c.decision_id == d.c.id) & a.c.reverses_id.is_(None))
+         .where(d.c.is_current.is_(True)))
+    rows, sugg, seen = [], [], set()
+    for ref, acct, status, cust, doc, amt, rc, rule, score, sj in session.execute(q):
+        rows.append((ref, acct, status, cust, doc, amt, rc, rule, score))
+        if (ref, acct) not in seen:
+            seen.add((ref, acct))
+            for rank, sg in enumerate(json.loads(sj or "[]")[:3], start=1):
+                sugg.append((ref, acct, rank, list(sg.get("document_numbers") or [])))
+    decisions = pl.DataFrame(rows, orient="row", schema={
+        "bank_reference": pl.Utf8, "statement_account": pl.Utf8, "status": pl.Utf8,
+        "customer_id": pl.Utf8, "document_number": pl.Utf8, "applied_amount_minor": pl.Int64,
+        "residual_class": pl.Utf8, "rule": pl.Utf8, "score": pl.Float64})
+    suggestions = pl.DataFrame(sugg, orient="row", schema={
+        "bank_reference": pl.Utf8, "statement_account": pl.Utf8, "rank": pl.Int64,
+        "document_numbers": pl.List(pl.Utf8)})
+    return decisions, suggestions
