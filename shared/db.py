@@ -15,8 +15,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 def import_models() -> None:
     """Register every table on ``SQLModel.metadata`` (Alembic and tests need the full set)."""
-    import services.cashapp.models  # noqa: F401
-    import services.cashapp.models_outbox  # noqa: F401
+    import services.cashapp.models
+    import services.cashapp.models_outbox
+    import services.cashapp.models_service
+    import services.recon.models  # noqa: F401
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
+from services.cashapp.ruleset import balance_policy
 from shared.config import Settings
 from shared.db import make_engine, migrate, unit_of_work
 from shared.errors import DomainError
@@ -40,15 +41,6 @@ def engine(cfg: Settings | None = None) -> Engine:
     eng = make_engine(cfg.database_url)
     migrate(eng)
     return eng
-
-
-def balance_policy(cfg: Settings):  # type: ignore[no-untyped-def]
-    """hold | refuse: the setting overrides the rule set's ``[ingest] on_balance_break``."""
-    if cfg.on_balance_break:
-        return cfg.on_balance_break
-    from services.cashapp.ruleset import active_rules
-
-    return active_rules(cfg).ingest.on_balance_break
 
 
 def fail(exc: DomainError) -> None:
@@ -88,7 +80,7 @@ def ingest(
 
     cfg = settings()
     eng = engine(cfg)
-    policy = balance_policy(cfg)
+    policy = balance_policy(cfg, eng)
     files = _expand(paths)
     bad = 0
     for path in files:
@@ -136,7 +128,7 @@ def watch(
     cfg = settings()
     eng = engine(cfg)
     stable = cfg.stable_seconds if stable_seconds is None else stable_seconds
-    policy = balance_policy(cfg)
+    policy = balance_policy(cfg, eng)
     if once:
         for r in scan_once(eng, folder, policy, stable):
             _print_result(r)
@@ -195,7 +187,7 @@ def match_cmd(
     cfg = settings()
     eng = engine(cfg)
     try:
-        rules = active_rules(cfg)
+        rules = active_rules(cfg, eng)
         day = date.fromisoformat(as_of) if as_of else date.today()
     except DomainError as exc:
         fail(exc)
@@ -287,9 +279,13 @@ def rules_dry_run(
 
 def _register_extensions() -> None:
     """Commands that live beside their own subsystem (worker and posting, ...)."""
+    from services.cashapp.cli_service import register as register_service
     from services.cashapp.cli_worker import register as register_worker
+    from services.recon.cli import register as register_recon
 
     register_worker(app)
+    register_service(app)
+    register_recon(app)
 
 
 _register_extensions()

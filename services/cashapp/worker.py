@@ -30,6 +30,7 @@ from arq.cron import cron
 from arq.worker import func
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.cashapp.ruleset import balance_policy
 from shared.config import Settings
 from shared.db import make_engine, unit_of_work
 from shared.erp import make_adapter
@@ -112,19 +113,12 @@ async def _chain(ctx: dict[str, Any], function: str, *args: Any, job_id: str) ->
         await JOBS[function](ctx, *args)
 
 
-def _policy(cfg: Settings) -> Any:
-    if cfg.on_balance_break:
-        return cfg.on_balance_break
-    from services.cashapp.ruleset import active_rules
-
-    return active_rules(cfg).ingest.on_balance_break
-
-
 async def ingest_file_job(ctx: dict[str, Any], path: str) -> dict[str, Any]:
     """Import one bank file; a new import queues matching."""
     from services.cashapp.usecases.ingest import ingest_path
 
-    result = await asyncio.to_thread(ingest_path, ctx["engine"], Path(path), _policy(ctx["settings"]))
+    policy = balance_policy(ctx["settings"], ctx["engine"])
+    result = await asyncio.to_thread(ingest_path, ctx["engine"], Path(path), policy)
     if result.status == "imported":
         await _chain(ctx, "match_job", _today().isoformat(), job_id=f"match:{result.sha256}")
     return result.to_json()
@@ -135,7 +129,7 @@ def _match_and_enqueue(ctx: dict[str, Any], as_of: date) -> dict[str, Any]:
     from services.cashapp.usecases.match import run_match
     from services.cashapp.usecases.post import enqueue_missing_allocations
 
-    summary = run_match(ctx["engine"], active_rules(ctx["settings"]), as_of)
+    summary = run_match(ctx["engine"], active_rules(ctx["settings"], ctx["engine"]), as_of)
     # run_match enqueues its postings in the same transaction as the allocations; this sweep only
     # catches allocations made by older code paths without an outbox row.
     with unit_of_work(ctx["engine"]) as session:
@@ -169,7 +163,7 @@ async def scan_inbox(ctx: dict[str, Any]) -> dict[str, Any]:
     from services.cashapp.usecases.inbox import scan_once
 
     cfg: Settings = ctx["settings"]
-    results = await asyncio.to_thread(scan_once, ctx["engine"], cfg.watch_dir, _policy(cfg),
+    results = await asyncio.to_thread(scan_once, ctx["engine"], cfg.watch_dir, balance_policy(cfg, ctx["engine"]),
                                       cfg.stable_seconds)
     imported = sorted(r.sha256 for r in results if r.status == "imported" and r.sha256)
     if imported:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -44,6 +44,10 @@ class Balance:
     amount_minor: int  # signed
     currency: str
     date: date | None = None
+
+
+def _balance_tuple(b: Balance | None) -> tuple[object, ...] | None:
+    return None if b is None else (b.type, b.amount_minor, b.currency, b.date)
 
 
 @dataclass(slots=True)
@@ -98,13 +102,25 @@ class Statement:
         )
 
     def content_hash(self) -> str:
-        """Stable hash of what the statement says (not of bytes), to tell re-sends from conflicts."""
-        payload = asdict(self)
-        for line in payload["lines"]:
-            line.pop("raw", None)
-        payload.pop("raw_header", None)
-        blob = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        """Stable hash of what the statement says (not of bytes), to tell re-sends from conflicts.
+
+        Covers the header, every balance and every line field except ``raw`` (layout only).
+        """
+        h = hashlib.sha256()
+        head = (self.source_format, self.account, self.currency, self.statement_id, self.sequence,
+                self.statement_date, self.from_date, self.to_date, self.account_owner,
+                self.servicer_bic, *(_balance_tuple(b) for b in (self.opening, self.closing)),
+                *(_balance_tuple(b) for b in self.balances))
+        h.update(repr(head).encode())
+        for ln in self.lines:
+            h.update(repr((
+                ln.booking_date, ln.value_date, ln.amount_minor, ln.currency, ln.bank_reference,
+                ln.end_to_end_reference, ln.customer_reference, ln.transaction_code,
+                ln.counterparty_name, ln.counterparty_account, ln.counterparty_bic, ln.remittance,
+                ln.creditor_reference, ln.creditor_reference_type, ln.is_reversal,
+                json.dumps(ln.extra, sort_keys=True, default=str) if ln.extra else "",
+            )).encode())
+        return h.hexdigest()
 
     def credit_total(self) -> int:
         return sum(ln.amount_minor for ln in self.lines if ln.amount_minor > 0)

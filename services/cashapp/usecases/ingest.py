@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -228,8 +228,10 @@ class _FileImport:
                 tot["credit"] += line.amount_minor
             else:
                 tot["debit"] += -line.amount_minor
-        for i in range(0, len(rows), 2000):
-            self.session.execute(insert(Receipt), rows[i : i + 2000])
+        table = Receipt.__table__  # type: ignore[attr-defined]
+        conn = self.session.connection()
+        for i in range(0, len(rows), 2000):  # Core executemany: no ORM work per row
+            conn.execute(table.insert(), rows[i : i + 2000])
         self.result.lines += len(rows)
         return len(rows)
 

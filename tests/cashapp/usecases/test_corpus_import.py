@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from shared.errors import DomainError
-from shared.statements.registry import detect
 from services.cashapp.models import Receipt, StatementRow
 from services.cashapp.usecases.ingest import ingest_path
+from shared.errors import DomainError
+from shared.statements.registry import detect
 from tests.conftest import CORPUS, require_corpus
 
 FORMAT_DIRS = {"mt940": "test_mt940_corpus", "camt": "test_camt_corpus", "ofx": "test_ofx_corpus"}

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from shared.errors import DomainError
 from services.cashapp.usecases.inbox import (
     Watcher,
     candidates,
@@ -20,6 +19,7 @@ from services.cashapp.usecases.inbox import (
     safe_name,
     scan_once,
 )
+from shared.errors import DomainError
 from tests.cashapp.usecases.mt940_samples import mt940
 
 

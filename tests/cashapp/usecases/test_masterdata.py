@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from shared.db import unit_of_work
-from shared.errors import ValidationError
 from services.cashapp.models import Customer, CustomerAccount, OpenItem
 from services.cashapp.usecases.masterdata import load_customers, load_open_items
+from shared.db import unit_of_work
+from shared.errors import ValidationError
 
 CUSTOMERS = b"""customer_id,customer_name,iban
 C1,Alpha GmbH,DE89370400440532013000

@@ -1,0 +1,197 @@
+"""``make bench``: measured figures for ingestion, matching and reconciliation.
+
+Each phase runs in its own child process so that its peak memory (``ru_maxrss``) is its own.
+Figures are printed, never asserted: they depend on the machine (this one has 2 cores).
+Generated data goes to ``var/bench/`` and is reused while the generator's parameters are the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path("var/bench")
+FORMATS = ("mt940", "camt053", "ofx")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _generate(name: str, args: list[str]) -> Path:
+    out = ROOT / name
+    stamp = out / ".args.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == args:
+        return out
+    from shared.synth.__main__ import main as synth
+
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():
+        if old.is_file():
+            old.unlink()
+    synth([*args, "--out", str(out), "--quiet"])
+    stamp.write_text(json.dumps(args))
+    return out
+
+
+def _statement_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".sta", ".xml", ".ofx"))
+
+
+def phase_parse(fmt: str, receipts: str) -> dict[str, Any]:
+    """Parse-only speed of one format (no database)."""
+    from shared.statements.registry import detect
+
+    folder = _generate(f"parse-{fmt}-{receipts}", ["--seed", "11", "--customers", "3000",
+                       "--open-items", str(int(receipts) * 3), "--receipts", receipts,
+                       "--formats", fmt, "--files", "1"])
+    files = _statement_files(folder)
+    size = sum(p.stat().st_size for p in files)
+    t0 = time.perf_counter()
+    lines = 0
+    for p in files:
+        for st in detect(p).parse(p):
+            lines += len(st.lines)
+    dt = time.perf_counter() - t0
+    return {"format": fmt, "lines": lines, "mb": size / 1e6, "seconds": dt,
+            "lines_per_s": lines / dt, "mb_per_s": size / 1e6 / dt, "peak_mb": _peak_mb()}
+
+
+def phase_import(fmt: str, receipts: str) -> dict[str, Any]:
+    """Parse and import into a fresh SQLite database, one transaction per file."""
+    from services.cashapp.usecases.ingest import ingest_path
+    from shared.db import make_engine, migrate
+
+    folder = _generate(f"parse-{fmt}-{receipts}", ["--seed", "11", "--customers", "3000",
+                       "--open-items", str(int(receipts) * 3), "--receipts", receipts,
+                       "--formats", fmt, "--files", "1"])
+    db = ROOT / f"import-{fmt}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{db}")
+    migrate(engine)
+    t0 = time.perf_counter()
+    lines = 0
+    for p in _statement_files(folder):
+        res = ingest_path(engine, p)
+        assert res.status == "imported", (p, res.reason, res.message)
+        lines += res.lines
+    dt = time.perf_counter() - t0
+    return {"format": fmt, "lines": lines, "seconds": dt, "lines_per_s": lines / dt,
+            "peak_mb": _peak_mb()}
+
+
+def phase_pipeline() -> dict[str, Any]:
+    """The whole path at 50,000 receipts against 150,000 open items: ingest, match, export."""
+    from sqlmodel import Session
+
+    from services.cashapp.rules import default_rules
+    from services.cashapp.usecases.export import decision_frames, export_applications
+    from services.cashapp.usecases.ingest import ingest_path
+    from services.cashapp.usecases.masterdata import load_file
+    from services.cashapp.usecases.match import run_match
+    from shared.db import make_engine, migrate, unit_of_work
+    from shared.synth.evaluate import evaluate, format_metrics, load_truth
+
+    folder = _generate("pipeline", ["--profile", "bench"])
+    db = ROOT / "pipeline.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{db}")
+    migrate(engine)
+    t_load = time.perf_counter()
+    with unit_of_work(engine) as s:
+        load_file(s, "customers", folder / "customers.csv")
+        load_file(s, "open_items", folder / "open_items.csv")
+    t0 = time.perf_counter()
+    lines = sum(ingest_path(engine, p).lines for p in _statement_files(folder))
+    t1 = time.perf_counter()
+    truth = load_truth(folder / "truth.jsonl")
+    as_of = max(truth["booking_date"].to_list()) if "booking_date" in truth.columns else date.today()
+    if isinstance(as_of, str):
+        as_of = date.fromisoformat(as_of)
+    summary = run_match(engine, default_rules(), as_of)
+    t2 = time.perf_counter()
+    rows = export_applications(engine, ROOT / "applications.csv")
+    t3 = time.perf_counter()
+    with Session(engine) as s:
+        decisions, suggestions = decision_frames(s)
+    metrics = evaluate(decisions, truth, suggestions)
+    return {"lines": lines, "receipts_decided": summary.receipts, "export_rows": rows,
+            "master_data_s": t0 - t_load, "ingest_s": t1 - t0, "match_s": t2 - t1,
+            "export_s": t3 - t2, "total_s": t3 - t0, "receipts_per_s": lines / (t3 - t0),
+            "peak_mb": _peak_mb(), "table": format_metrics(metrics),
+            "auto_rate": metrics.overall.auto_rate, "precision": metrics.overall.precision,
+            "top3": metrics.overall.top3_rate}
+
+
+def phase_recon() -> dict[str, Any]:
+    """Confirmation run over 20,000 customers and 300,000 open items, and the aging report."""
+    try:
+        from tests.bench.recon_bench import run
+    except ImportError:
+        return {"skipped": "recon bench not present"}
+    return {**run(), "peak_mb": _peak_mb()}
+
+
+PHASES = {"parse": phase_parse, "import": phase_import, "pipeline": phase_pipeline,
+          "recon": phase_recon}
+
+
+def _child(name: str, *args: str) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    out = subprocess.run([sys.executable, "-m", "tests.bench.run", "--phase", name, *args],
+                         capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        return {"error": (out.stderr or out.stdout)[-2000:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--phase":
+        print(json.dumps(PHASES[sys.argv[2]](*sys.argv[3:]), default=str))
+        return
+    ROOT.mkdir(parents=True, exist_ok=True)
+    print(f"cashrecon bench on {os.cpu_count()} cores (figures, not assertions)\n")
+    print("parsing (no database)")
+    print(f"  {'format':<8}{'lines':>9}{'MB':>8}{'lines/s':>11}{'MB/s':>8}{'peak MB':>9}")
+    for fmt in FORMATS:
+        for n in ("10000", "40000"):
+            r = _child("parse", fmt, n)
+            if "error" in r:
+                print(f"  {fmt}: {r['error']}")
+                continue
+            print(f"  {fmt:<8}{r['lines']:>9}{r['mb']:>8.1f}{r['lines_per_s']:>11,.0f}"
+                  f"{r['mb_per_s']:>8.1f}{r['peak_mb']:>9.0f}")
+    print("\nparse + import into SQLite (one transaction per file)")
+    for fmt in FORMATS:
+        r = _child("import", fmt, "40000")
+        if "error" in r:
+            print(f"  {fmt}: {r['error']}")
+            continue
+        print(f"  {fmt:<8}{r['lines']:>9} lines {r['seconds']:>7.1f} s {r['lines_per_s']:>9,.0f} lines/s"
+              f"  peak {r['peak_mb']:.0f} MB")
+    print("\ningest -> match -> export, 50,000 receipts against 150,000 open items (SQLite)")
+    r = _child("pipeline")
+    if "error" in r:
+        print(r["error"])
+    else:
+        print(f"  ingest {r['ingest_s']:.1f} s, match {r['match_s']:.1f} s, export {r['export_s']:.1f} s"
+              f" = {r['total_s']:.1f} s -> {r['receipts_per_s']:,.0f} receipts/s, peak {r['peak_mb']:.0f} MB"
+              f" (master-data load {r['master_data_s']:.1f} s before)")
+        print("\nmatching quality against the generator's ground truth")
+        print("  " + r["table"].replace("\n", "\n  "))
+    print("\nreconciliation")
+    r = _child("recon")
+    print("  " + json.dumps(r, default=str))
+
+
+if __name__ == "__main__":
+    main()
