@@ -1,0 +1,426 @@
+"""SWIFT MT940 / MT942 bank statements -> canonical :class:`Statement`, one statement at a time.
+
+Our own line tokenizer, not ``mt940`` (mt-940)'s: the library reads the whole file into one
+structure, silently "fixes" February 30 and chokes on real files (ASN / SNS second :61: lines,
+a statement number wrapped over two lines). The file is read twice as a stream: once to choose
+the encoding, once line by line; only the statement being read is held in memory.
+
+Refusals (``ParseError`` codes): ``INGEST_MT940_NO_STATEMENT``, ``INGEST_MT940_MISSING_TAG``,
+``INGEST_MT940_TRUNCATED`` (no closing balance in an MT940, an unclosed ``{4:`` block, a last line
+cut short), ``INGEST_MT940_BAD_LINE``, ``INGEST_MT940_BAD_BALANCE``, ``INGEST_BAD_DATE``,
+``INGEST_BAD_AMOUNT``. A file is imported whole or not at all by the caller.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+from shared.errors import ParseError
+from shared.money import exponent
+from shared.statements.model import Balance, BalanceType, BankLine, SourceFormat, Statement
+from shared.statements.mt940_details import account_token, is_bic
+from shared.statements.mt940_line import amount_minor, build_line, yymmdd
+
+_TAG = re.compile(r":(\d\d[A-Z]?|NS):")
+_KNOWN = frozenset({"13", "13D", "20", "21", "25", "25P", "28", "28C", "34F", "60", "60F", "60M",
+                    "61", "62", "62F", "62M", "64", "65", "86", "90C", "90D", "NS"})
+_BALANCE_TYPE = {"60": BalanceType.OPBD, "60F": BalanceType.OPBD, "60M": BalanceType.ITBD,
+                 "62": BalanceType.CLBD, "62F": BalanceType.CLBD, "62M": BalanceType.ITBD,
+                 "64": BalanceType.CLAV, "65": BalanceType.FWAV}
+_LINE_TAGS = frozenset({"61", "86", "NS"})
+_OPENING, _CLOSING = frozenset({"60", "60F", "60M"}), frozenset({"62", "62F", "62M"})
+# only MT942 has a floor limit and entry sums; some banks also put :13D: into an MT940
+_MT942_TAGS = frozenset({"34F", "90D", "90C"})
+_UNIQUE = {"20": "20", "21": "21", "25": "25", "25P": "25", "28": "28", "28C": "28",
+           "13": "13", "13D": "13"}
+_BLOCK = re.compile(r"\{[1-5]:")
+_DASH = re.compile(r"-(?:XXX)?")  # "-" ends a statement; ING writes "-XXX"
+_TRAIL = "\r\n\x00\x01\x02\x03\x1a"  # mBank wraps files in SOH/ETX, DOS files end in ^Z
+_CTRL = "\x00\x01\x02\x03\x1a"
+_SPECIAL = frozenset(":{-\x00\x01\x02\x03\x1a \t\r\n")  # first characters that need a look
+_BAL = re.compile(r"([CD])(\d{6})([A-Z]{3})?(\d+(?:,\d*)?|,\d+)")
+_FLOOR = re.compile(r"([A-Z]{3})[CD]?(\d+(?:,\d*)?|,\d+)")
+_SUMS = re.compile(r"(\d+)([A-Z]{3})(\d+(?:,\d*)?|,\d+)")
+_DATETIME = re.compile(r"(\d{6})(\d{4})(?:[+-]\d{4})?")
+_BIC_PREFIX = re.compile(r"([A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?)/(.+)")
+_IDENT_20 = re.compile(rb"(?:^|\{4:)[ \t\r\n]*:20:", re.M)
+_IDENT_MORE = re.compile(rb"^:(?:25P?|28C?|60[FM]|61|34F|13D?):", re.M)
+# A fragment (a lone balance or :61: line, no :20:) is still MT940 to a person: claiming it lets the
+# parser say precisely what is missing instead of "unknown format".
+_IDENT_FRAGMENT = re.compile(rb":(?:20|25P?|28C?|60[FM]|61|62[FM]|64|65|86|NS):")
+
+
+def _fail(code: str, message: str, line: int | None = None) -> ParseError:
+    where = f"line {line}: " if line else ""
+    return ParseError(where + message, code=code, line=line)
+
+
+class _Field:
+    __slots__ = ("line_no", "lines", "tag")
+
+    def __init__(self, tag: str, first: str, line_no: int) -> None:
+        self.tag, self.lines, self.line_no = tag, [first], line_no
+
+    def text(self) -> str:
+        return f":{self.tag}:" + "\n".join(self.lines)
+
+
+class _Raw:
+    """The fields of one statement as read, before interpretation."""
+
+    __slots__ = ("closed_by", "cut", "fields", "has_closing", "in_block", "line_no", "msg_type",
+                 "mt942_hint")
+
+    def __init__(self, line_no: int, in_block: bool, msg_type: str | None) -> None:
+        self.fields: list[_Field] = []
+        self.line_no, self.in_block, self.msg_type = line_no, in_block, msg_type
+        self.has_closing = self.mt942_hint = False
+        self.closed_by = "next"
+        self.cut: str | None = None
+
+
+class _Splitter:
+    """Line-by-line state machine that cuts the text into statements (:class:`_Raw`)."""
+
+    def __init__(self) -> None:
+        self.cur: _Raw | None = None
+        self.field: _Field | None = None
+        self.text: list[str] | None = None  # lines of the open field, if it takes more text
+        self.in_block = False
+        self.msg_type: str | None = None
+
+    def feed(self, no: int, line: str) -> _Raw | None:
+        """Take one line; return a statement when this line finished one."""
+        # trailing spaces stay: in wrapped :86: text they separate words
+        body = line.rstrip(_TRAIL).lstrip(_CTRL)
+        if not body or body.isspace():
+            return None
+        head = body[0]
+        if head == ":":
+            m = _TAG.match(body)
+            if m and m[1] in _KNOWN:
+                return self._tag(no, m[1], body[m.end():])
+        elif head == "{" and _BLOCK.match(body):
+            return self._block(no, body)
+        elif head == "-":
+            if body.startswith("-}"):
+                self.in_block = False
+                return self._close("terminator")
+            if _DASH.fullmatch(body.rstrip()) and self._dash_ends():
+                return self._close("terminator")
+        if self.text is not None:
+            self.text.append(body)
+        elif self.field is not None:
+            return self._close("next")  # text after a finished statement's last balance
+        return None  # else text outside a statement: file headers ("940", "ABNANL2A", ...)
+
+    def _dash_ends(self) -> bool:
+        # Rabobank lets a :86: line start with "-"; before the closing balance of an MT940
+        # a lone "-" is text, after it (or in an MT942, which has none) it ends the statement.
+        cur = self.cur
+        return cur is None or cur.has_closing or cur.mt942_hint or self.field is None
+
+    def _tag(self, no: int, tag: str, rest: str) -> _Raw | None:
+        done = None
+        cur = self.cur
+        if tag == "20" or cur is None:
+            done = self._close("next")
+            cur = self.cur = _Raw(no, self.in_block, self.msg_type)
+        field = self.field = _Field(tag, rest, no)
+        cur.fields.append(field)
+        self.text = field.lines
+        if tag in _BALANCE_TYPE:
+            cur.has_closing = cur.has_closing or tag in _CLOSING
+            if cur.has_closing:
+                self.text = None  # what follows a finished statement's balance is not its text
+        elif tag in _MT942_TAGS:
+            cur.mt942_hint = True
+        return done
+
+    def add(self, tag: str, rest: str, no: int) -> None:
+        """A :61: / :86: / :NS: field inside the open statement (the hot path)."""
+        field = self.field = _Field(tag, rest, no)
+        self.cur.fields.append(field)  # type: ignore[union-attr]  # caller checked
+        self.text = field.lines
+
+    def _block(self, no: int, body: str) -> _Raw | None:
+        done = self._close("next")
+        i = body.find("{2:")
+        if i >= 0:
+            kind = body[i + 4 : i + 7]
+            self.msg_type = kind if kind.isdigit() else None
+        j = body.find("{4:")
+        if j >= 0:
+            self.in_block = True
+            rest = body[j + 3 :]
+            if rest.strip():
+                return done or self.feed(no, rest + "\n")
+        return done
+
+    def _close(self, how: str) -> _Raw | None:
+        raw, self.cur, self.field, self.text = self.cur, None, None, None
+        if raw is not None:
+            raw.closed_by = how
+        return raw
+
+    def finish(self, last: str) -> _Raw | None:
+        """End of file (``last`` = the last line read): the open statement, marked ``cut`` when
+        the file visibly stops short."""
+        field = self.field
+        raw = self._close("eof")
+        if raw is None:
+            if not self.in_block:
+                return None
+            raw = _Raw(0, True, self.msg_type)  # "{4:" opened, then the file ends: cut short
+        tail = last.rstrip(_TRAIL).lstrip(_CTRL)
+        if raw.in_block and self.in_block:
+            raw.cut = "the SWIFT block {4: is not closed by -}"
+        elif tail.strip() and not last.endswith("\n") and not (
+            field is not None and len(field.lines) == 1 and _complete_balance(field)
+        ):
+            raw.cut = "the last line has no line break and may be cut short"
+        return raw
+
+
+def _complete_balance(field: _Field) -> bool:
+    """A balance whose amount shows every minor-unit digit cannot have lost a character."""
+    m = _BAL.fullmatch(field.lines[0].strip()) if field.tag in _BALANCE_TYPE else None
+    if m is None or "," not in m[4]:
+        return False
+    return len(m[4].split(",")[1]) == exponent(m[3] or "EUR")
+
+
+def _encoding(path: Path) -> str:
+    """UTF-8 (BOM or not) when the whole file is valid UTF-8, else CP1252, else Latin-1.
+
+    The same choice as :func:`shared.statements.base.decode_text`, made on a stream.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8, cp1252 = True, True
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+            if cp1252 and any(b in chunk for b in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")):
+                cp1252 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return "utf-8-sig" if utf8 else "cp1252" if cp1252 else "latin-1"
+
+
+def _read(path: Path) -> Iterator[_Raw]:
+    splitter = _Splitter()
+    line = "\n"
+    with path.open("r", encoding=_encoding(path), newline=None) as fh:
+        for no, line in enumerate(fh, 1):
+            head = line[0]
+            if head not in _SPECIAL and splitter.text is not None:
+                splitter.text.append(line.rstrip(_TRAIL))  # the common case: more field text
+                continue
+            if head == ":" and splitter.cur is not None:  # the other common case: :61: / :86:
+                m = _TAG.match(line)
+                if m and m[1] in _LINE_TAGS:
+                    splitter.add(m[1], line[m.end():].rstrip(_TRAIL), no)
+                    continue
+            done = splitter.feed(no, line)
+            if done is not None:
+                yield done
+    done = splitter.finish(line)
+    if done is not None:
+        yield done
+
+
+class Mt940Parser:
+    """SWIFT MT940 customer statements and MT942 interim reports."""
+
+    name = "mt940"
+
+    def identify(self, head: bytes) -> bool:
+        """A ``:20:`` tag at a line start (or after ``{4:``) plus a ``:25:``/``:28C:``/``:61:``...
+
+        XML, OFX and CSV never have those at the start of a line.
+        """
+        try:
+            text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+            if text.startswith(b"<") or b"OFXHEADER" in text[:1024]:
+                return False
+            if _IDENT_20.search(text) and _IDENT_MORE.search(text):
+                return True
+            return bool(_IDENT_FRAGMENT.match(text))  # the file starts with an MT940 tag
+        except Exception:  # identify must never raise
+            return False
+
+    def parse(self, path: Path) -> Iterator[Statement]:
+        """Yield the statements of the file in order; raise ``ParseError`` on anything unsure."""
+        found = False
+        for raw in _read(Path(path)):
+            found = True
+            yield _build(raw)
+        if not found:
+            raise _fail("INGEST_MT940_NO_STATEMENT", "no MT940/MT942 statement in the file")
+
+
+# --------------------------------------------------------------------------- interpretation
+
+
+class _Parts:
+    """The fields of one statement sorted by role."""
+
+    def __init__(self, raw: _Raw) -> None:
+        self.header: dict[str, _Field] = {}
+        self.multi: list[_Field] = []  # 34F (twice in MT942), 90D, 90C
+        self.balances: list[_Field] = []
+        self.entries: list[tuple[_Field, list[_Field], list[_Field]]] = []
+        self.info: list[_Field] = []  # statement-level :86: / :NS:
+        closed = False
+        for f in raw.fields:
+            tag = f.tag
+            if tag == "61":
+                if closed:
+                    raise _fail("INGEST_MT940_BAD_LINE", ":61: after the closing balance", f.line_no)
+                self.entries.append((f, [], []))
+            elif tag in ("86", "NS"):
+                if self.entries and not closed:
+                    _, f86, fns = self.entries[-1]
+                    (f86 if tag == "86" else fns).append(f)
+                else:
+                    self.info.append(f)
+            elif tag in _BALANCE_TYPE:
+                self.balances.append(f)
+                closed = closed or tag in _CLOSING
+            elif tag in _UNIQUE:
+                key = _UNIQUE[tag]
+                if key in self.header:
+                    raise _fail("INGEST_MT940_BAD_LINE", f"a second :{tag}: field", f.line_no)
+                self.header[key] = f
+            else:
+                self.multi.append(f)
+
+    def value(self, key: str) -> str | None:
+        f = self.header.get(key)
+        return "".join(x.strip() for x in f.lines) if f else None
+
+
+def _build(raw: _Raw) -> Statement:
+    parts = _Parts(raw)
+    if raw.cut:
+        raise _fail("INGEST_MT940_TRUNCATED", f"statement cut off: {raw.cut}", raw.line_no)
+    stmt_id = parts.value("20")
+    if not stmt_id:
+        raise _fail("INGEST_MT940_MISSING_TAG", "statement without :20: reference", raw.line_no)
+    openings = [f for f in parts.balances if f.tag in _OPENING]
+    closings = [f for f in parts.balances if f.tag in _CLOSING]
+    for found in (openings, closings):
+        if len(found) > 1:
+            raise _fail("INGEST_MT940_BAD_LINE", "two opening or closing balances", found[1].line_no)
+    hint = raw.mt942_hint or "13" in parts.header
+    is_942 = raw.msg_type == "942" or (hint and not openings and not closings)
+    if not is_942:
+        if not closings:
+            raise _fail("INGEST_MT940_TRUNCATED", f"statement {stmt_id!r} has no closing balance "
+                        "(:62F:/:62M:)", raw.line_no)
+        if not openings:
+            raise _fail("INGEST_MT940_MISSING_TAG", f"statement {stmt_id!r} has no opening "
+                        "balance (:60F:/:60M:)", raw.line_no)
+    elif raw.closed_by == "eof" and not any(f.tag in ("90D", "90C") for f in parts.multi):
+        raise _fail("INGEST_MT940_TRUNCATED", "MT942 ends without :90D:/:90C: or an end mark",
+                    raw.line_no)
+    account_field = parts.value("25")
+    if not account_field:
+        raise _fail("INGEST_MT940_MISSING_TAG", f"statement {stmt_id!r} has no :25: account",
+                    raw.line_no)
+    currency = _currency(parts, account_field)
+    balances = [_balance(f, currency) for f in parts.balances]
+    by_field = dict(zip((id(f) for f in parts.balances), balances, strict=True))
+    opening = by_field[id(openings[0])] if openings else None
+    closing = by_field[id(closings[0])] if closings else None
+    account, bic = _account(account_field, currency)
+    return Statement(
+        source_format=SourceFormat.MT942 if is_942 else SourceFormat.MT940,
+        account=account, currency=currency, statement_id=stmt_id, sequence=parts.value("28"),
+        statement_date=closing.date if closing else _report_date(parts),
+        from_date=opening.date if opening else None, to_date=closing.date if closing else None,
+        opening=opening, closing=closing, balances=balances,
+        lines=[_line(*entry, currency) for entry in parts.entries],
+        servicer_bic=bic,
+        raw_header="\n".join(f.text() for f in (*parts.header.values(), *parts.multi, *parts.info)),
+    )
+
+
+def _currency(parts: _Parts, account_field: str) -> str:
+    """The statement currency: from the balances (all must agree), the floor limit, or :25:."""
+    found: dict[str, int] = {}
+    for f in parts.balances:
+        m = _BAL.fullmatch("".join(x.strip() for x in f.lines))
+        if m is None:
+            raise _fail("INGEST_MT940_BAD_BALANCE", f"not a balance: {f.text()[:60]!r}", f.line_no)
+        if m[3]:
+            found.setdefault(m[3], f.line_no)
+    for f in parts.multi:
+        m = (_FLOOR if f.tag == "34F" else _SUMS).fullmatch("".join(x.strip() for x in f.lines))
+        if m is None:
+            raise _fail("INGEST_MT940_BAD_LINE", f"malformed {f.text()[:60]!r}", f.line_no)
+        found.setdefault(m[1] if f.tag == "34F" else m[2], f.line_no)
+    if len(found) > 1:
+        raise _fail("INGEST_MT940_BAD_BALANCE", f"mixed currencies {sorted(found)}",
+                    max(found.values()))
+    if found:
+        return next(iter(found))
+    tail = re.search(r"[^A-Z]\s*/?([A-Z]{3})$", account_field)
+    if tail:
+        return tail[1]
+    raise _fail("INGEST_MT940_MISSING_TAG", "no currency in any balance or :25:", None)
+
+
+def _balance(field: _Field, currency: str) -> Balance:
+    m = _BAL.fullmatch("".join(x.strip() for x in field.lines))
+    assert m is not None  # checked in _currency
+    try:
+        when = yymmdd(m[2])
+    except ParseError as exc:
+        raise _fail("INGEST_BAD_DATE", exc.message, field.line_no) from exc
+    amount = amount_minor(m[4], currency, field.line_no)
+    return Balance(type=_BALANCE_TYPE[field.tag], amount_minor=-amount if m[1] == "D" else amount,
+                   currency=currency, date=when)
+
+
+def _report_date(parts: _Parts) -> date | None:
+    """MT942: the date of the :13D: date-time indication."""
+    value = parts.value("13")
+    if not value:
+        return None
+    m = _DATETIME.fullmatch(value)
+    if m is None:
+        raise _fail("INGEST_MT940_BAD_LINE", f"malformed :13D: {value!r}", parts.header["13"].line_no)
+    try:
+        return yymmdd(m[1])
+    except ParseError as exc:
+        raise _fail("INGEST_BAD_DATE", exc.message, parts.header["13"].line_no) from exc
+
+
+def _account(value: str, currency: str) -> tuple[str, str | None]:
+    """``:25:`` without a BIC prefix (``DEUTDEFF/123``), a trailing currency or IBAN spaces."""
+    bic = None
+    m = _BIC_PREFIX.fullmatch(value)
+    if m and is_bic(m[1]):
+        bic, value = m[1], m[2]
+    trimmed = re.sub(rf"(?<=[0-9 /]){currency}$", "", value).rstrip(" /")
+    value = trimmed or value
+    compact = account_token(value) if " " in value else None
+    return compact or value, bic
+
+
+def _line(f61: _Field, f86: list[_Field], fns: list[_Field], currency: str) -> BankLine:
+    raw = f61.text() if not (f86 or fns) else "\n".join([f.text() for f in (f61, *f86, *fns)])
+    return build_line(f61.lines, f61.line_no, [f.lines for f in f86],
+                      [x for f in fns for x in f.lines], currency, raw)
