@@ -221,5 +221,6 @@ class WorkerSettings:
     on_shutdown = shutdown
     redis_settings = _redis_settings()
     queue_name = WorkerConfig().queue_name
+    health_check_interval = 30  # `arq --check` notices a dead worker within a minute
     job_timeout = WorkerConfig().job_timeout_seconds
     max_tries = 5

@@ -141,8 +141,27 @@ def phase_recon() -> dict[str, Any]:
     return {**run(), "peak_mb": _peak_mb()}
 
 
+def phase_api() -> dict[str, Any]:
+    """REST latency over 100,000 stored receipts, and worker throughput (tests/bench/api_bench.py)."""
+    from tests.bench.api_bench import run
+
+    return {**run(), "peak_mb": _peak_mb()}
+
+
+def _print_api(r: dict[str, Any]) -> None:
+    a, w = r["api"], r["worker"]
+    wl, rs = a["worklist"], a["resolve"]
+    print(f"  GET /exceptions, 50 a page, 8 filter/sort variants, cursor pages: p50 {wl['p50_ms']:.0f} ms,"
+          f" p95 {wl['p95_ms']:.0f} ms ({wl['n']} calls)")
+    for name in ("claim", "resolve", "claim_plus_resolve"):
+        print(f"  POST {name.replace('_plus_', ' + '):<16} p50 {rs[name]['p50_ms']:.0f} ms, "
+              f"p95 {rs[name]['p95_ms']:.0f} ms ({rs[name]['n']} items)")
+    print(f"  worker ingest -> match -> post (inline, file ERP adapter): {w['receipts']:,} receipts in"
+          f" {w['seconds']:.1f} s = {w['receipts_per_s']:,.0f} receipts/s, {w['erp_documents']:,} ERP documents")
+
+
 PHASES = {"parse": phase_parse, "import": phase_import, "pipeline": phase_pipeline,
-          "recon": phase_recon}
+          "recon": phase_recon, "api": phase_api}
 
 
 def _child(name: str, *args: str) -> dict[str, Any]:
@@ -188,9 +207,15 @@ def main() -> None:
               f" (master-data load {r['master_data_s']:.1f} s before)")
         print("\nmatching quality against the generator's ground truth")
         print("  " + r["table"].replace("\n", "\n  "))
-    print("\nreconciliation")
+    print("\nreconciliation: confirmation run over 20,000 customers / 300,000 open items (SQLite)")
     r = _child("recon")
-    print("  " + json.dumps(r, default=str))
+    if "error" in r:
+        print(r["error"])
+    else:
+        print("  " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()))
+    print("\nREST API over 100,000 stored receipts (SQLite) and worker throughput")
+    r = _child("api")
+    print(r["error"]) if "error" in r else _print_api(r)
 
 
 if __name__ == "__main__":
