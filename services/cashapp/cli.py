@@ -280,12 +280,14 @@ def rules_dry_run(
 def _register_extensions() -> None:
     """Commands that live beside their own subsystem (worker and posting, ...)."""
     from services.cashapp.cli_service import register as register_service
+    from services.cashapp.cli_sftp import register as register_sftp
     from services.cashapp.cli_worker import register as register_worker
     from services.recon.cli import register as register_recon
 
     register_worker(app)
     register_service(app)
     register_recon(app)
+    register_sftp(app)
 
 
 _register_extensions()

@@ -31,6 +31,7 @@ from arq.worker import func
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.cashapp.ruleset import balance_policy
+from services.cashapp.usecases.sftp import sftp_poll_job
 from shared.config import Settings
 from shared.db import make_engine, unit_of_work
 from shared.erp import make_adapter
@@ -99,6 +100,8 @@ def default_job_id(function: str, *args: Any) -> str:
         return f"ingest:{file_sha256(Path(args[0]))}"
     if function == "match_job":
         return f"match:{args[0] if args and args[0] else _today().isoformat()}"
+    if function == "sftp_poll_job":
+        return f"sftp:{datetime.now(UTC):%Y%m%d%H%M%S}"
     if function == "scan_inbox":
         return f"scan:{datetime.now(UTC):%Y%m%d%H%M%S}"
     return relay_job_id()
@@ -173,7 +176,7 @@ async def scan_inbox(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 JOBS: dict[str, Job] = {"ingest_file_job": ingest_file_job, "match_job": match_job,
-                        "post_job": post_job, "scan_inbox": scan_inbox}
+                        "post_job": post_job, "scan_inbox": scan_inbox, "sftp_poll_job": sftp_poll_job}
 
 
 async def enqueue_or_run(function: str, *args: Any, job_id: str | None = None,
@@ -212,10 +215,12 @@ class WorkerSettings:
     """``arq services.cashapp.worker.WorkerSettings`` or ``cashrecon worker``."""
 
     functions: ClassVar[list[Any]] = [func(ingest_file_job, max_tries=5), func(match_job, max_tries=5),
-                 func(post_job, max_tries=5, keep_result=0), func(scan_inbox, max_tries=3, keep_result=0)]
+                 func(post_job, max_tries=5, keep_result=0), func(scan_inbox, max_tries=3, keep_result=0),
+                 func(sftp_poll_job, max_tries=1, keep_result=0)]
     cron_jobs: ClassVar[list[Any]] = [
         cron(scan_inbox, name="scan_inbox_cron", second={0, 15, 30, 45}, run_at_startup=True),
         cron(post_job, name="relay_cron", second=5),  # retries become due on their own schedule
+        cron(sftp_poll_job, name="sftp_poll_cron", second=20, run_at_startup=True),  # no-op without a host
     ]
     on_startup = startup
     on_shutdown = shutdown
