@@ -45,6 +45,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit.read": frozenset({Role.AUDITOR, Role.SUPERVISOR}),
     "users.read": frozenset({Role.ADMIN, Role.AUDITOR}),
     "users.write": frozenset({Role.ADMIN}),
+    # Reconciliation (services/recon/api.py). Confirmation runs and replies are customer-level
+    # finance data: the cash team and auditors read them; a quarter-end run is a controlled act
+    # (supervisor); clerks work the incoming replies day to day, which classifies differences but
+    # moves no cash. The AR reports are aggregates every role may read: the admin tunes the
+    # matching rules and needs the auto-match rate by rule to do it.
+    "recon.read": READ_CASH,
+    "recon.create": frozenset({Role.SUPERVISOR}),
+    "recon.responses": CASH,
+    "reports.read": ALL,
 }
 
 

@@ -15,14 +15,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlmodel import Session
 
-from shared.db import make_engine, migrate, unit_of_work
-from shared.money import format_minor
 from services.cashapp.models import DecisionRow, ExceptionItem, Receipt
 from services.cashapp.rules import default_rules
 from services.cashapp.usecases.export import decision_frames, export_applications
 from services.cashapp.usecases.ingest import ingest_path
 from services.cashapp.usecases.masterdata import load_file
 from services.cashapp.usecases.match import run_match
+from shared.db import make_engine, migrate, unit_of_work
+from shared.money import format_minor
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 OUT = Path("var/demo")

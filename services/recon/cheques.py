@@ -11,18 +11,22 @@ the state in ``extra_json`` and records every step in the audit log (where it ex
 * The bank line of a deposit credits several cheques at once: :func:`match_deposit` finds the
   one subset of undeposited cheques of that account whose sum is the line's amount.
 * A returned cheque reverses its applications (negative allocation rows pointing at the
-  originals, open amounts restored), flags the customer and opens an exception.
+  originals, open amounts restored, reversals queued for the ERP), flags the customer and opens
+  an exception.
+* A later cheque log that repeats a known cheque with a new status moves it forward
+  (:func:`apply_log_updates`); a move backwards refuses the whole file.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, or_, select
 from sqlmodel import Session, col
 
 from services.cashapp.models import (
@@ -35,7 +39,8 @@ from services.cashapp.models import (
     utcnow,
 )
 from services.recon.models import CustomerFlag
-from shared.errors import Conflict, NotFound, ValidationError
+from shared.errors import Conflict, ImportRefused, NotFound, ValidationError
+from shared.statements.model import BankLine
 
 CHEQUE_CODE = "CHEQUE"
 RETURNED_REASON = "CHEQUE_RETURNED"
@@ -47,6 +52,16 @@ class ChequeStatus(StrEnum):
     DEPOSITED = "deposited"
     CLEARED = "cleared"
     RETURNED = "returned"
+
+
+# Forward moves only. A cleared cheque can still come back: banks credit cheques "subject to
+# collection" and a return may arrive after the AR team logged the credit as cleared.
+_NEXT: dict[str, frozenset[str]] = {
+    ChequeStatus.RECEIVED: frozenset({ChequeStatus.DEPOSITED, ChequeStatus.CLEARED, ChequeStatus.RETURNED}),
+    ChequeStatus.DEPOSITED: frozenset({ChequeStatus.CLEARED, ChequeStatus.RETURNED}),
+    ChequeStatus.CLEARED: frozenset({ChequeStatus.RETURNED}),
+    ChequeStatus.RETURNED: frozenset(),
+}
 
 
 class ChequeType(StrEnum):
@@ -96,6 +111,37 @@ def is_releasable(receipt: Receipt, today: date) -> bool:
     return dated is None or date.fromisoformat(dated) <= today
 
 
+def held_until(receipt: Receipt, today: date) -> date | None:
+    """The date the receipt's ERP postings must wait for on ``today`` (a post-dated cheque's), else None.
+
+    A returned cheque dated later waits as well: its application and the reversal then reach the
+    ERP together and in order on that date (a reversal of a posting the ERP never got is refused).
+    """
+    if is_releasable(receipt, today):
+        return None
+    dated = cheque_date(receipt)
+    return dated if dated is not None and dated > today else None
+
+
+def hold_postings(session: Session, allocation_ids: Sequence[int], today: date, *,
+                  actor: str = "relay") -> dict[int, date]:
+    """Which of these allocations' postings must wait, and until when (each hold audited)."""
+    if not allocation_ids:
+        return {}
+    rows = session.execute(
+        select(col(Allocation.id), Receipt).join(Receipt, col(Receipt.id) == col(Allocation.receipt_id))
+        .where(col(Allocation.id).in_(list(allocation_ids)), col(Receipt.transaction_code) == CHEQUE_CODE)
+    ).all()
+    held: dict[int, date] = {}
+    for allocation_id, receipt in rows:
+        until = held_until(receipt, today)
+        if until is not None:
+            held[int(allocation_id)] = until
+            _audit(session, "cheque.posting_held", receipt.id, None,
+                   {"allocation": int(allocation_id), "until": until.isoformat()}, actor)
+    return held
+
+
 def _set_extra(session: Session, receipt: Receipt, extra: dict[str, Any]) -> None:
     receipt.extra_json = json.dumps(extra, sort_keys=True, default=str)
     receipt.version += 1
@@ -105,7 +151,7 @@ def _set_extra(session: Session, receipt: Receipt, extra: dict[str, Any]) -> Non
 def _audit(session: Session, action: str, receipt_id: Any, before: Any, after: Any, actor: str,
            reason: str | None = None) -> None:
     """Append to the audit log when its table exists (the service layer owns that table)."""
-    if not inspect(session.get_bind()).has_table("audit_log"):
+    if not inspect(session.connection()).has_table("audit_log"):  # this transaction, not a new one
         return
     from services.cashapp import audit
 
@@ -154,11 +200,18 @@ def _candidates(session: Session, deposit: Receipt, window_days: int) -> list[Re
     ).scalars()
     out = []
     for r in rows:
-        extra = cheque_extra(r)
         dated = cheque_date(r)
-        if extra and extra.get("status") == ChequeStatus.RECEIVED and (dated is None or dated <= deposit.booking_date):
+        if _undeposited(cheque_extra(r)) and (dated is None or dated <= deposit.booking_date):
             out.append(r)
     return out
+
+
+def _undeposited(extra: dict[str, Any] | None) -> bool:
+    """Not linked to a deposit line yet and not returned. The cheque log may already say
+    ``deposited`` or ``cleared`` before the bank statement with the deposit line arrives."""
+    if not extra:
+        return False
+    return "deposit_receipt_id" not in extra and extra.get("status") != ChequeStatus.RETURNED
 
 
 def unique_subset(amounts: list[int], target: int) -> tuple[str, tuple[int, ...]]:
@@ -198,14 +251,54 @@ def match_deposit(session: Session, deposit_id: int, *, window_days: int = 30,
     if status != "matched":
         return DepositMatch(deposit_id, (), status)
     ids = tuple(int(found[i].id) for i in subset)  # type: ignore[arg-type]
-    for cid in ids:
-        set_status(session, cid, ChequeStatus.DEPOSITED, actor=actor, deposit_receipt_id=deposit_id,
-                   deposited_on=deposit.booking_date.isoformat())
+    for i in subset:
+        # A cheque the log already calls deposited or cleared keeps that status; it gains the link.
+        now = ChequeStatus(cheque_extra(found[i])["status"])  # type: ignore[index]
+        set_status(session, int(found[i].id),  # type: ignore[arg-type]
+                   ChequeStatus.DEPOSITED if now == ChequeStatus.RECEIVED else now, actor=actor,
+                   deposit_receipt_id=deposit_id, deposited_on=deposit.booking_date.isoformat())
     extra = json.loads(deposit.extra_json or "{}")
     _set_extra(session, deposit, {**extra, "cheque_deposit": list(ids)})
     deposit.status = ReceiptStatus.IGNORED
     _audit(session, "cheque.deposit_matched", deposit_id, None, {"cheques": list(ids)}, actor)
     return DepositMatch(deposit_id, ids, "matched")
+
+
+def match_open_deposits(session: Session, *, actor: str = "matcher") -> list[DepositMatch]:
+    """Try :func:`match_deposit` on every unmatched credit line of an account holding undeposited
+    cheques, oldest first, so the matcher never applies a deposit's money a second time.
+
+    Costs one query when there is no cheque at all.
+    """
+    open_by_account: dict[tuple[str, str], tuple[date, int]] = {}  # -> (first received, total)
+    for account, currency, booked, amount, extra_json in session.execute(
+        select(col(Receipt.account), col(Receipt.currency), col(Receipt.booking_date),
+               col(Receipt.amount_minor), col(Receipt.extra_json))
+        .where(col(Receipt.transaction_code) == CHEQUE_CODE)
+    ):
+        if _undeposited(json.loads(extra_json or "{}")):
+            first, total = open_by_account.get((account, currency), (booked, 0))
+            open_by_account[(account, currency)] = (min(first, booked), total + amount)
+    if not open_by_account:
+        return []
+    lines = session.execute(
+        select(col(Receipt.id), col(Receipt.account), col(Receipt.currency), col(Receipt.booking_date),
+               col(Receipt.amount_minor))
+        .where(col(Receipt.status) == ReceiptStatus.UNMATCHED, col(Receipt.amount_minor) > 0,
+               or_(col(Receipt.transaction_code).is_(None), col(Receipt.transaction_code) != CHEQUE_CODE),
+               col(Receipt.account).in_({a for a, _ in open_by_account}))
+        .order_by(col(Receipt.booking_date), col(Receipt.id))
+    ).all()
+    out = []
+    for rid, account, currency, booked, amount in lines:
+        first, total = open_by_account.get((account, currency), (booked, 0))
+        if booked < first or amount > total:
+            continue
+        found = match_deposit(session, rid, actor=actor)
+        if found.status == "matched":
+            out.append(found)
+            open_by_account[(account, currency)] = (first, total - amount)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +363,9 @@ def return_cheque(session: Session, receipt_id: int, *, returned_on: date, reaso
     if extra.get("status") == ChequeStatus.RETURNED and extra.get("returned_on"):
         raise Conflict(f"cheque {extra['cheque_number']} is already returned", code="RECON_CHEQUE_RETURNED")
     reversals, items = _reverse_allocations(session, receipt, returned_on)
+    from services.cashapp.usecases.post import enqueue_allocation_ids  # post imports this module
+
+    enqueue_allocation_ids(session, reversals)  # same transaction: the ERP hears of each reversal
     set_status(session, receipt_id, ChequeStatus.RETURNED, actor=actor, returned_on=returned_on.isoformat(),
                return_reason=reason)
     receipt.status = ReceiptStatus.EXCEPTION
@@ -290,3 +386,39 @@ def held_post_dated(session: Session, today: date) -> list[Receipt]:
     rows = session.execute(select(Receipt).where(col(Receipt.transaction_code) == CHEQUE_CODE)).scalars()
     held = [r for r in rows if cheque_extra(r) and not is_releasable(r, today)]
     return sorted(held, key=lambda r: (cheque_date(r) or today, r.id or 0))
+
+
+def apply_log_updates(session: Session, statement_lines: list[tuple[BankLine, str]], *,
+                      on: date | None = None, actor: str = "cheque_log") -> int:
+    """Apply the status a later cheque log gives cheques already stored (by line key).
+
+    ``deposited`` / ``cleared`` are recorded; ``returned`` reverses the applications
+    (:func:`return_cheque`, dated ``on``, default today). A move backwards (``cleared`` ->
+    ``received``) or away from ``returned`` refuses the whole file
+    (``RECON_CHEQUE_BAD_TRANSITION``) before anything changes. Returns how many cheques moved.
+    """
+    wanted = {key: line for line, key in statement_lines if line.extra.get("status") and "cheque_number" in line.extra}
+    stored: dict[str, Receipt] = {}
+    keys = list(wanted)
+    for i in range(0, len(keys), 900):
+        stored.update((r.line_key, r) for r in session.execute(
+            select(Receipt).where(col(Receipt.line_key).in_(keys[i:i + 900]))).scalars())
+    moves: list[tuple[Receipt, ChequeStatus]] = []
+    for key, line in wanted.items():
+        extra = cheque_extra(stored[key]) if key in stored else None
+        old, new = (extra or {}).get("status"), str(line.extra["status"])
+        if extra is None or old == new:
+            continue
+        if new not in _NEXT.get(str(old), frozenset()):
+            raise ImportRefused(
+                f"cheque {line.bank_reference} cannot go from {old} to {new}",
+                code="RECON_CHEQUE_BAD_TRANSITION", cheque=line.bank_reference, status_was=old, status=new)
+        moves.append((stored[key], ChequeStatus(new)))
+    day = on or utcnow().date()
+    for receipt, status in moves:
+        rid = int(receipt.id)  # type: ignore[arg-type]
+        if status == ChequeStatus.RETURNED:
+            return_cheque(session, rid, returned_on=day, reason="returned (cheque log)", actor=actor)
+        else:
+            set_status(session, rid, status, actor=actor, status_source="cheque_log", logged_on=day.isoformat())
+    return len(moves)

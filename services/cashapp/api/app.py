@@ -28,12 +28,14 @@ from services.cashapp.api import users as users_api
 from services.cashapp.api.common import problem
 from services.cashapp.api.schemas import Health, Problem
 from services.cashapp.service_config import ServiceSettings
+from services.recon import api as recon_api
 from shared.errors import DomainError
 
 log = logging.getLogger(__name__)
 UPLOAD_PATHS = ("/statements",)
+UPLOAD_PATTERN = re.compile(r"^/recon/runs/\d+/responses$")  # customer reply files
 ROUTERS = (users_api.router, statements_api.router, exceptions_api.router, rules_api.router,
-           audit_api.router)
+           audit_api.router, recon_api.router)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 HTTP_CODES = {400: "API_BAD_REQUEST", 401: "AUTH_REQUIRED", 403: "AUTH_FORBIDDEN",
               404: "API_NOT_FOUND", 405: "API_METHOD_NOT_ALLOWED", 413: "API_BODY_TOO_LARGE",
@@ -70,7 +72,8 @@ class Guard:
         rid = headers.get("x-request-id", "")
         rid = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
-        upload = scope["method"] == "POST" and scope["path"] in UPLOAD_PATHS
+        upload = scope["method"] == "POST" and (scope["path"] in UPLOAD_PATHS
+                                                or UPLOAD_PATTERN.match(scope["path"]) is not None)
         limit = self.settings.max_upload_bytes if upload else self.settings.max_body_bytes
         raw = (scope.get("query_string") or b"") + (scope.get("raw_path") or b"")
         if b"%00" in raw or b"\x00" in raw:

@@ -86,9 +86,12 @@ def _amount(value: str | None, currency: str | None, what: str) -> int | None:
     if value is None:
         return None
     try:
-        return to_minor(Decimal(value), currency or "EUR")
+        minor = to_minor(Decimal(value), currency or "EUR")
     except (DomainError, ArithmeticError, ValueError):
         raise ValidationError(f"{what} must be a decimal amount", code="API_BAD_AMOUNT") from None
+    if abs(minor) > exc_uc.MAX_INT64:  # BIGINT column: a larger bound would overflow the driver
+        raise ValidationError(f"{what} is out of range", code="API_BAD_AMOUNT")
+    return minor
 
 
 @router.get("/exceptions", tags=["exceptions"], summary="The worklist: filters, sorting, cursor pages",

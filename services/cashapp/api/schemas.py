@@ -164,6 +164,7 @@ class UploadResult(_Out):
     statements_skipped: int
     lines: int
     lines_skipped: int
+    lines_updated: int = 0  # cheque-log lines that changed a known cheque's status
     held_statements: int
     sha256: str | None
     currency: str | None

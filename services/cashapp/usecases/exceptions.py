@@ -68,6 +68,13 @@ class WorklistQuery:
     cursor: str | None = None
 
 
+MAX_INT64 = 2**63 - 1  # BIGINT: SQLite and psycopg refuse larger ints with a driver error
+
+
+def _int64(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT64
+
+
 def _encode_cursor(sort: str, value: Any, item_id: int) -> str:
     raw = json.dumps([sort, value.isoformat() if isinstance(value, date) else value, item_id])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -77,14 +84,14 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         s, value, item_id = json.loads(raw)
-        if s != sort or not isinstance(item_id, int):
+        if s != sort or not _int64(item_id):
             raise ValueError("cursor of another sort order")
         key = sort.lstrip("-")
         if key == "age":
             value = date.fromisoformat(value)
         elif key == "created":
             value = _parse_dt(value)
-        elif not isinstance(value, int):
+        elif not _int64(value):
             raise ValueError("bad value")
         return value, item_id
     except (ValueError, TypeError, json.JSONDecodeError):

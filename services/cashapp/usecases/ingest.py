@@ -30,10 +30,11 @@ from services.cashapp.models import (
     ReceiptStatus,
     StatementRow,
 )
+from services.recon.cheques import apply_log_updates
 from shared.db import unit_of_work
 from shared.errors import DomainError, ImportRefused
 from shared.money import format_minor
-from shared.statements.model import BankLine, Statement
+from shared.statements.model import BalanceType, BankLine, SourceFormat, Statement
 from shared.statements.registry import detect
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class IngestResult:
     statements_skipped: int = 0
     lines: int = 0
     lines_skipped: int = 0
+    lines_updated: int = 0  # known cheques whose status a later cheque log changed
     held_statements: int = 0
     sha256: str | None = None
     totals: dict[str, dict[str, int]] = field(default_factory=dict)  # currency -> credit/debit
@@ -89,7 +91,11 @@ def statement_key(st: Statement) -> str:
     identity too (see the unique constraint). Without either, the content itself is the key.
     """
     if st.sequence:
-        return f"seq:{st.sequence.strip()}"[:200]
+        key = f"seq:{st.sequence.strip()}"
+        if st.opening is not None and st.opening.type == BalanceType.ITBD:
+            # A continuation page (opening :60M:) of a statement whose pages share one number.
+            key += f"|from:{st.opening.amount_minor}"
+        return key[:200]
     if st.statement_id:
         return f"id:{st.statement_id.strip()}"[:200]
     return f"content:{st.content_hash()}"
@@ -216,6 +222,10 @@ class _FileImport:
     def _add_lines(self, st: Statement, statement_id: int, held: bool) -> int:
         keys = line_keys(st)
         known = self._known_line_keys(keys)
+        if known and st.source_format == SourceFormat.CHEQUE_LOG:
+            # A later cheque log repeats known cheques with their new status: apply it, not skip it.
+            self.result.lines_updated += apply_log_updates(
+                self.session, [(ln, k) for ln, k in zip(st.lines, keys, strict=True) if k in known])
         rows = []
         for line, key in zip(st.lines, keys, strict=True):
             if key in known or key in self.seen_lines:

@@ -33,6 +33,7 @@ from services.cashapp.models import (
     utcnow,
 )
 from services.cashapp.usecases.post import enqueue_decisions
+from services.recon.cheques import match_open_deposits
 from shared.db import unit_of_work
 from shared.errors import Conflict
 from shared.iban import normalize_account
@@ -116,6 +117,10 @@ def _typed(df: pl.DataFrame, types: dict[str, Any]) -> pl.DataFrame:
 def run_match(engine: Engine, rules: RuleSet, as_of: date, batch_size: int = 5000) -> MatchSummary:
     """Decide every unmatched receipt and apply the automatic decisions."""
     summary = MatchSummary()
+    with unit_of_work(engine) as session:
+        # A deposit line credits cheques that are receipts of their own: linked to them, it is
+        # not cash to apply again (a no-op when there are no cheques).
+        match_open_deposits(session)
     with Session(engine) as session:
         receipts, items, customers, accounts = load_inputs(session)
     with unit_of_work(engine) as session:

@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, String, and_, cast, exists, literal, or_, select, update
@@ -38,6 +38,7 @@ from services.cashapp.models_outbox import (
     OutboxStatus,
     PostingFailure,
 )
+from services.recon import cheques
 from shared.db import unit_of_work
 from shared.erp.base import Ack, ErpAdapter, PermanentError, Posting, TransientError
 from shared.errors import Conflict, ValidationError
@@ -120,6 +121,12 @@ def enqueue_decisions(session: Session, decision_ids: Sequence[int], chunk: int 
     ids = list(decision_ids)
     return sum(_enqueue_allocation_rows(session, _A.c.decision_id.in_(ids[i:i + chunk]))
                for i in range(0, len(ids), chunk))
+
+
+def enqueue_allocation_ids(session: Session, allocation_ids: Sequence[int]) -> int:
+    """``alloc-<id>`` postings for these allocations (a returned cheque's reversal rows)."""
+    ids = list(allocation_ids)
+    return _enqueue_allocation_rows(session, _A.c.id.in_(ids)) if ids else 0
 
 
 def enqueue_missing_allocations(session: Session) -> int:
@@ -290,7 +297,7 @@ def _claim(engine: Engine, worker_id: str, batch: int, lease_seconds: int, now: 
         if s.get_bind().dialect.name == "postgresql":
             # Rows another relay is claiming right now are skipped, not waited for.
             query = query.with_for_update(skip_locked=True)
-        ids = list(s.execute(query).scalars())
+        ids = _hold_post_dated(s, list(s.execute(query.add_columns(_O.c.posting_key))), now)
         if not ids:
             return []
         s.execute(update(_O).where(_O.c.id.in_(ids)).values(
@@ -298,6 +305,21 @@ def _claim(engine: Engine, worker_id: str, batch: int, lease_seconds: int, now: 
             lease_until=now + timedelta(seconds=lease_seconds), attempts=_O.c.attempts + 1))
         return list(s.execute(select(_O.c.id, _O.c.posting_key, _O.c.kind, _O.c.payload_json,
                                      _O.c.attempts).where(_O.c.id.in_(ids)).order_by(_O.c.id)))
+
+
+def _hold_post_dated(s: Session, due: list[Any], now: datetime) -> list[int]:
+    """Ids of ``due`` to send now. The postings of a post-dated cheque are put back, due on the
+    cheque's date: the bank will not honour it earlier, so the ERP must not book it earlier."""
+    alloc = {int(r.posting_key.removeprefix(ALLOCATION_KEY_PREFIX)): r.id for r in due
+             if r.posting_key.startswith(ALLOCATION_KEY_PREFIX)
+             and r.posting_key.removeprefix(ALLOCATION_KEY_PREFIX).isdigit()}
+    held = cheques.hold_postings(s, list(alloc), now.date())
+    for allocation_id, until in held.items():
+        s.execute(update(_O).where(_O.c.id == alloc[allocation_id]).values(
+            status=OutboxStatus.PENDING, next_attempt_at=datetime.combine(until, time(), UTC),
+            lease_owner=None, lease_until=None))
+    skip = {alloc[a] for a in held}
+    return [r.id for r in due if r.id not in skip]
 
 
 def _relay_one(engine: Engine, adapter: ErpAdapter, row: Any, posting: Posting, lease: _Lease,

@@ -1,0 +1,308 @@
+"""Amounts: what is still open in a run, how a payment fits documents, bounded subset search.
+
+Everything here is integer minor units. A :class:`Fit` always satisfies the allocation invariant
+``sum(allocations) + fee + writeoff + unapplied == receipt amount``; tolerances are typed limits
+(absolute and percentage, the lower wins) resolved once per currency.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+import polars as pl
+
+from services.cashapp.domain.rules import Limit, RuleSet
+from shared.money import format_minor
+
+
+class ResidualClass(StrEnum):
+    """What the difference between the receipt and the documents it clears is."""
+
+    NONE = "none"
+    BANK_CHARGE = "bank_charge"
+    SHORT_PAYMENT = "short_payment"
+    DEDUCTION = "deduction"
+    EARLY_PAYMENT_DISCOUNT = "early_payment_discount"
+    OVER_PAYMENT = "over_payment"
+    WRITE_OFF = "write_off"
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """How one receipt amount is spread over documents (book indexes) plus its residual."""
+
+    residual: ResidualClass
+    allocations: tuple[tuple[int, int], ...]  # (book index, amount cleared)
+    fee: int = 0
+    writeoff: int = 0
+    unapplied: int = 0
+    short: int = 0
+    note: str = ""
+
+
+def _pct_of(total: int, pct: Decimal) -> int:
+    return int((Decimal(total) * pct / Decimal(100)).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def limit_minor(limit: Limit, total: int, currency: str) -> int:
+    """The allowed difference on ``total``: absolute and percentage limits, the lower wins."""
+    return min(limit.abs_minor(currency), _pct_of(total, limit.max_pct))
+
+
+class Book:
+    """The open items of one run and what is still open of each (engine-internal, mutable).
+
+    Indexes: per (customer, currency) the items in (due date, number) order, and per (currency,
+    open amount) the items with that open amount, for the amounts the receipts have. They are kept current as
+    allocations are made, so a document cleared by one receipt is never offered to a later one.
+    """
+
+    def __init__(self, open_items: pl.DataFrame) -> None:
+        df = open_items.sort(
+            "customer_id", "currency", "due_date", "document_number", "item_id", nulls_last=True
+        ).with_row_index("idx")
+        self.item_id: list[int] = df["item_id"].to_list()
+        self.customer: list[str] = df["customer_id"].to_list()
+        self.number: list[str] = df["document_number"].to_list()
+        self.is_credit_note: list[bool] = (df["document_type"] == "credit_note").to_list()
+        self.document_date: list[date | None] = df["document_date"].to_list()
+        self.due_date: list[date | None] = df["due_date"].to_list()
+        self.currency: list[str] = df["currency"].to_list()
+        self.amount: list[int] = df["amount_minor"].to_list()
+        self.open: list[int] = df["open_amount_minor"].to_list()
+        self.index_of: dict[int, int] = dict(zip(self.item_id, range(len(self.item_id)), strict=True))
+        groups = df.group_by("customer_id", "currency", maintain_order=True).agg(pl.col("idx"))
+        self.by_customer: dict[tuple[str, str], list[int]] = {(c, cur): idxs for c, cur, idxs in groups.iter_rows()}
+        self._by_amount: dict[tuple[str, int], list[int]] | None = None
+        self._wanted: set[tuple[str, int]] = set()
+
+    def open_of(self, customer: str, currency: str) -> list[int]:
+        """Indexes of the customer's items in ``currency`` that are still open, in due-date order."""
+        return [i for i in self.by_customer.get((customer, currency), ()) if self.open[i] != 0]
+
+    def with_open(self, customer: str, currency: str, amount: int) -> list[int]:
+        """The customer's items in ``currency`` with exactly ``amount`` open."""
+        return [i for i in self.by_customer.get((customer, currency), ()) if self.open[i] == amount]
+
+    def index_amounts(self, wanted: pl.DataFrame) -> None:
+        """Index the items whose open amount is one of ``wanted`` (``currency, amount_minor``).
+
+        Only those amounts are ever looked up (the receipts' amounts), so only they are indexed;
+        :meth:`apply` keeps the index current for them.
+        """
+        wanted = wanted.select("currency", pl.col("amount_minor").alias("open")).unique()
+        self._wanted = {(c, a) for c, a in wanted.iter_rows()}
+        items = pl.DataFrame(
+            {"currency": self.currency, "open": self.open}, schema={"currency": pl.Utf8, "open": pl.Int64}
+        ).with_row_index("idx")
+        hits = items.join(wanted, on=["currency", "open"]).group_by("currency", "open").agg(pl.col("idx").sort())
+        index: dict[tuple[str, int], list[int]] = defaultdict(list)
+        index.update({(c, a): list(idx) for c, a, idx in hits.iter_rows()})
+        self._by_amount = index
+
+    def anywhere_with_open(self, currency: str, amount: int) -> list[int]:
+        """Items of any customer in ``currency`` with exactly ``amount`` open (see :meth:`index_amounts`)."""
+        if self._by_amount is None:
+            self.index_amounts(pl.DataFrame({"currency": [currency], "amount_minor": [amount]}))
+        assert self._by_amount is not None
+        if (currency, amount) not in self._wanted:
+            self.index_amounts(
+                pl.DataFrame(
+                    {
+                        "currency": [c for c, _ in self._wanted] + [currency],
+                        "amount_minor": [a for _, a in self._wanted] + [amount],
+                    }
+                )
+            )
+        return sorted(self._by_amount.get((currency, amount), ()))
+
+    def apply(self, idx: int, amount: int) -> None:
+        """Reduce what is open of item ``idx`` by ``amount`` and keep the indexes current."""
+        old = self.open[idx]
+        new = old - amount
+        if self._by_amount is not None:
+            cur = self.currency[idx]
+            if (cur, old) in self._wanted:
+                self._by_amount[(cur, old)].remove(idx)
+            if new != 0 and (cur, new) in self._wanted:
+                self._by_amount[(cur, new)].append(idx)
+        self.open[idx] = new
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """Tolerance settings resolved for one currency (limits in minor units)."""
+
+    currency: str
+    rules: RuleSet
+
+    def bank_charge(self, total: int) -> int:
+        return limit_minor(self.rules.tolerances.bank_charge, total, self.currency)
+
+    def short_payment(self, total: int) -> int:
+        return limit_minor(self.rules.tolerances.short_payment, total, self.currency)
+
+
+def _money(minor: int, currency: str) -> str:
+    return f"{format_minor(minor, currency)} {currency}"
+
+
+def _discount(book: Book, idxs: list[int], tol: Tolerance, booked: date) -> tuple[int, int] | None:
+    # Expected discount over the invoices still inside their window, and how many there are.
+    cfg = tol.rules.tolerances.early_payment_discount
+    expected, count = 0, 0
+    for i in idxs:
+        doc_date = book.document_date[i]
+        if book.is_credit_note[i] or doc_date is None or book.open[i] != book.amount[i]:
+            continue
+        if booked > doc_date + timedelta(days=cfg.days):
+            continue
+        share = Decimal(book.amount[i]) * cfg.pct / Decimal(100)
+        expected += int(share.to_integral_value(rounding=ROUND_HALF_UP))
+        count += 1
+    return (expected, count) if count else None
+
+
+def _full(book: Book, idxs: list[int]) -> tuple[tuple[int, int], ...]:
+    return tuple((i, book.open[i]) for i in idxs)
+
+
+def _spread(book: Book, idxs: list[int], money: int) -> tuple[tuple[int, int], ...]:
+    # Short payment left open: credit notes are used first, then invoices in due-date order; the
+    # last invoice reached keeps what was not paid.
+    order = [i for i in idxs if book.open[i] < 0] + [i for i in idxs if book.open[i] >= 0]
+    out = []
+    for i in order:
+        part = book.open[i] if book.open[i] < 0 else min(book.open[i], money)
+        money -= part
+        if part:
+            out.append((i, part))
+    return tuple(out)
+
+
+def fit_short(
+    book: Book, idxs: list[int], amount: int, tol: Tolerance, booked: date, kinds: frozenset[str]
+) -> Fit | None:
+    """Fit a payment below the documents' total: discount, bank charge or short payment."""
+    total = sum(book.open[i] for i in idxs)
+    diff = total - amount
+    cur = tol.currency
+    if total <= 0 or diff <= 0:
+        return None
+    cfg = tol.rules.tolerances
+    if "early_payment_discount" in kinds:
+        disc = _discount(book, idxs, tol, booked)
+        if disc and abs(diff - disc[0]) <= cfg.early_payment_discount.rounding_slack_minor * disc[1]:
+            note = (
+                f"{cfg.early_payment_discount.pct}% early-payment discount taken ({_money(diff, cur)}), "
+                f"paid within {cfg.early_payment_discount.days} days"
+            )
+            return Fit(ResidualClass.EARLY_PAYMENT_DISCOUNT, _full(book, idxs), writeoff=-diff, note=note)
+    if "bank_charge" in kinds and diff <= tol.bank_charge(total):
+        return Fit(
+            ResidualClass.BANK_CHARGE, _full(book, idxs), fee=-diff, note=f"{_money(diff, cur)} bank charge deducted"
+        )
+    if "short_payment" in kinds and diff <= tol.short_payment(total):
+        if cfg.short_payment.action == "deduction":
+            return Fit(
+                ResidualClass.DEDUCTION,
+                _full(book, idxs),
+                writeoff=-diff,
+                note=f"short by {_money(diff, cur)}, booked as a deduction",
+            )
+        allocs = _spread(book, idxs, amount)
+        left = [book.number[i] for i, a in allocs if a != book.open[i]]
+        where = f" on {left[0]}" if left else ""
+        return Fit(
+            ResidualClass.SHORT_PAYMENT, allocs, short=diff, note=f"short by {_money(diff, cur)}, left open{where}"
+        )
+    return None
+
+
+def fit_exact(book: Book, idxs: list[int], amount: int, currency: str) -> Fit | None:
+    """The documents' open amounts add up to the payment exactly."""
+    if not idxs or sum(book.open[i] for i in idxs) != amount:
+        return None
+    note = "amount equal" if len(idxs) == 1 else f"amount equal to the sum of {len(idxs)} documents"
+    if any(book.open[i] < 0 for i in idxs):
+        note += " (credit notes netted)"
+    return Fit(ResidualClass.NONE, _full(book, idxs), note=note)
+
+
+def fit_over(book: Book, idxs: list[int], amount: int, tol: Tolerance) -> Fit | None:
+    """The payment exceeds the documents by no more than the over-payment limit: clear them, write
+    off a small rest or keep it on account."""
+    total = sum(book.open[i] for i in idxs)
+    extra = amount - total
+    cfg = tol.rules.tolerances.over_payment
+    cur = tol.currency
+    if total <= 0 or extra <= 0 or extra > limit_minor(cfg, total, cur):
+        return None
+    wo_limit = Limit(max_abs=cfg.write_off_max_abs, max_pct=Decimal(100)).abs_minor(cur)
+    if cfg.action == "write_off" and extra <= wo_limit:
+        return Fit(
+            ResidualClass.WRITE_OFF,
+            _full(book, idxs),
+            writeoff=extra,
+            note=f"over-paid by {_money(extra, cur)}, written off",
+        )
+    return Fit(
+        ResidualClass.OVER_PAYMENT,
+        _full(book, idxs),
+        unapplied=extra,
+        note=f"over-paid by {_money(extra, cur)}, left on account",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SubsetResult:
+    solutions: tuple[tuple[int, ...], ...]  # positions into the searched list
+    exhausted: bool  # False when the node cap stopped the search before it was complete
+
+
+def find_subsets(
+    amounts: list[int], target: int, max_size: int, max_nodes: int, limit: int = 2, min_size: int = 1
+) -> SubsetResult:
+    """Subsets of ``amounts`` (signed) summing exactly to ``target``, at most ``limit`` of them.
+
+    Depth-first over items sorted by size, pruned by the reachable range of the remaining items;
+    ``exhausted`` is True only when the whole space was searched, i.e. a single solution is
+    proven unique. Deterministic: the same input gives the same solutions in the same order.
+    """
+    order = sorted(range(len(amounts)), key=lambda i: (-abs(amounts[i]), i))
+    vals = [amounts[i] for i in order]
+    n = len(vals)
+    pos_rest = [0] * (n + 1)
+    neg_rest = [0] * (n + 1)
+    for k in range(n - 1, -1, -1):
+        pos_rest[k] = pos_rest[k + 1] + max(vals[k], 0)
+        neg_rest[k] = neg_rest[k + 1] + min(vals[k], 0)
+    found: list[tuple[int, ...]] = []
+    chosen: list[int] = []
+    nodes = 0
+    capped = False
+
+    def walk(start: int, total: int) -> None:
+        nonlocal nodes, capped
+        for k in range(start, n):
+            if capped or len(found) >= limit:
+                return
+            nodes += 1
+            if nodes > max_nodes:
+                capped = True
+                return
+            new = total + vals[k]
+            chosen.append(k)
+            if new == target and len(chosen) >= min_size:
+                found.append(tuple(sorted(order[c] for c in chosen)))
+            rest = target - new
+            if len(chosen) < max_size and neg_rest[k + 1] <= rest <= pos_rest[k + 1]:
+                walk(k + 1, new)
+            chosen.pop()
+
+    walk(0, 0)
+    return SubsetResult(tuple(found[:limit]), not capped and len(found) < limit)

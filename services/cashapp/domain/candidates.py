@@ -1,0 +1,220 @@
+"""Who paid: customers behind each receipt's payer account and payer name; non-AR credits.
+
+All vectorised. Accounts are an exact join on the normalised IBAN / account number (master data
+and accounts learned from earlier confirmed applications). Names are compared after
+normalisation (legal forms, transliteration): exact joins first, then ``rapidfuzz`` over blocked
+pairs only: a payer name is compared with the customer names that share a rare 4-letter token
+prefix with it, never with all customers.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from rapidfuzz import fuzz, process
+
+from services.cashapp.domain.normalize import account_expr, name_expr, normalize_account
+from services.cashapp.domain.rules import RuleSet
+
+ACCOUNT_SCHEMA = {"receipt_id": pl.Int64, "customer_id": pl.Utf8, "source": pl.Utf8}
+NAME_SCHEMA = {"receipt_id": pl.Int64, "customer_id": pl.Utf8, "score": pl.Float64, "matched": pl.Utf8, "via": pl.Utf8}
+NON_AR_SCHEMA = {"receipt_id": pl.Int64, "keyword": pl.Utf8}
+# Banks cut payer names at 27, 35 or 70 characters; a long name that is the start of a customer's
+# name is that customer, slightly discounted.
+_TRUNCATED_MIN = 20
+_TRUNCATED_FACTOR = 0.97
+# Abbreviated words ("Logi." for "Logistik") are written out before comparing, slightly discounted.
+_ABBREV_MIN = 3
+_ABBREV_FACTOR = 0.97
+# Pairs below this plain similarity are not worth a closer look.
+_PREFILTER = 60.0
+# Names of up to this many words also get "all words but one" blocking keys.
+_DROP_ONE_MAX_WORDS = 6
+
+
+def payer_accounts(receipts: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
+    """``receipt_id, customer_id, source`` for every receipt whose payer account is known."""
+    known = (
+        accounts.filter(pl.col("kind") == "iban")
+        .select("customer_id", account_expr(pl.col("value")).alias("acct"), "source")
+        .filter(pl.col("acct") != "")
+        .sort("customer_id", "source")
+        .unique(["acct", "customer_id"], keep="first", maintain_order=True)
+    )
+    payers = receipts.select("receipt_id", account_expr(pl.col("counterparty_account")).alias("acct"))
+    payers = payers.filter(pl.col("acct") != "")
+    return payers.join(known, on="acct").select("receipt_id", "customer_id", "source").sort("receipt_id", "customer_id")
+
+
+def _reference_names(customers: pl.DataFrame, accounts: pl.DataFrame, rules: RuleSet) -> pl.DataFrame:
+    legal, stop = rules.names.legal_forms, rules.names.stopwords
+    names = pl.concat(
+        [
+            customers.select("customer_id", pl.col("customer_name").alias("raw"), pl.lit("customer").alias("via")),
+            accounts.filter(pl.col("kind") == "name").select(
+                "customer_id", pl.col("value").alias("raw"), pl.lit("alias").alias("via")
+            ),
+        ]
+    ).drop_nulls("raw")
+    names = names.with_columns(name_expr(pl.col("raw"), legal, stop).alias("norm")).filter(pl.col("norm") != "")
+    return names.sort("customer_id", "via").unique(["norm", "customer_id"], keep="first", maintain_order=True)
+
+
+def _block_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Blocking keys of each name: the first four letters of each word (whole word when shorter),
+    and the name without one of its words (``~summit`` for ``smumit technologies`` and ``summit
+    technologies`` alike), so a typo in one word still meets the name through the others."""
+    words = frame.select("norm", pl.col("norm").str.split(" ").alias("w"))
+    prefixes = words.select("norm", pl.col("w").list.eval(pl.element().str.slice(0, 4)).alias("key")).explode("key")
+    multi = (
+        words.filter(pl.col("w").list.len().is_between(2, _DROP_ONE_MAX_WORDS))
+        .with_columns(pl.int_ranges(0, pl.col("w").list.len()).alias("i"))
+        .explode("i")
+    )
+    rest = pl.concat_list(pl.col("w").list.slice(0, pl.col("i")), pl.col("w").list.slice(pl.col("i") + 1))
+    drop_one = multi.select("norm", ("~" + rest.list.join(" ")).alias("key"))
+    keys = pl.concat([prefixes, drop_one])
+    return keys.filter(pl.col("key").str.len_chars() >= 2).unique()
+
+
+def _pairs(payer_norms: pl.DataFrame, ref: pl.DataFrame, max_freq: int) -> pl.DataFrame:
+    rkeys = _block_keys(ref.select("norm").unique())
+    freq = rkeys.group_by("key").agg(pl.len().alias("f"))
+    # Keys shared by many names (like "tech" or "hand") say little and cost much: not used.
+    pkeys = _block_keys(payer_norms).join(freq.filter(pl.col("f") <= max_freq), on="key")
+    return pkeys.rename({"norm": "pnorm"}).join(rkeys, on="key").select("pnorm", "norm").unique().sort("pnorm", "norm")
+
+
+def expand_abbreviations(payer: str, name: str) -> str:
+    """Payer words that are the start of one of ``name``'s words, written out (``logi`` -> ``logistik``).
+
+    Banks and payers shorten long words ("Logi.", "Indu.", "Tech."); only words of at least three
+    letters are expanded, and only to a word of the name being compared.
+    """
+    words = name.split()
+    out = []
+    for w in payer.split():
+        if len(w) >= _ABBREV_MIN and w in name:  # cheap test first; most words are not abbreviations
+            w = next((n for n in words if len(n) > len(w) and n.startswith(w)), w)
+        out.append(w)
+    return " ".join(out)
+
+
+def name_similarity(a: str, b: str) -> float:
+    """Similarity (0..100) of two normalised names: the better of the plain and the word-sorted
+    comparison (a typo can change the sorted word order; a reordered name needs sorting)."""
+    return max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b))
+
+
+def _pair_score(p: str, norm: str, plain: float) -> float:
+    score = plain
+    expanded = expand_abbreviations(p, norm)
+    if expanded != p:
+        score = max(score, name_similarity(expanded, norm) * _ABBREV_FACTOR)
+    return score
+
+
+def _sorted_words(col: str) -> pl.Expr:
+    return pl.col(col).str.split(" ").list.sort().list.join(" ")
+
+
+def _score_pairs(pairs: pl.DataFrame, cutoff: float, auto: float, top_k: int, exact: set[str]) -> pl.DataFrame:
+    # rapidfuzz's process.cdist needs numpy, which this project does not depend on; extract() runs
+    # the scorer over one payer's blocked candidates in C++ and keeps the best ``top_k`` for a
+    # closer look (abbreviations, truncated names). Words are sorted once up front, so plain
+    # ``ratio`` on them is ``token_sort_ratio`` without re-sorting per pair. A payer whose name is
+    # exactly a customer's only needs its near-identical rivals (for ambiguity), not a closer look.
+    rows: list[tuple[str, str, float]] = []
+    payers = pairs.select("pnorm").unique().with_columns(_sorted_words("pnorm").alias("ps"))
+    names = pairs.select("norm").unique().with_columns(_sorted_words("norm").alias("ns"))
+    grouped = (
+        pairs.join(names, on="norm")
+        .group_by("pnorm")
+        .agg(pl.col("norm"), pl.col("ns"))
+        .join(payers, on="pnorm")
+        .sort("pnorm")
+    )
+    ratio, extract = fuzz.ratio, process.extract
+    for p, norms, sorted_norms, ps in grouped.iter_rows():
+        known = p in exact
+        plain: dict[int, float] = {}
+        for query, choices in ((p, norms), (ps, sorted_norms)):
+            floor = auto if known else _PREFILTER
+            for _, sim, k in extract(query, choices, scorer=ratio, score_cutoff=floor, limit=top_k):
+                plain[k] = max(plain.get(k, 0.0), sim)
+        best = {norms[k]: sim if sim >= auto else _pair_score(p, norms[k], sim) for k, sim in plain.items()}
+        if not known and len(p) >= _TRUNCATED_MIN and max(best.values(), default=0.0) < auto:
+            # A name the bank cut off is the start of the customer's name: compare equal lengths.
+            cut = [n[: len(p)] if len(n) > len(p) else "" for n in norms]
+            for _, sim, k in extract(p, cut, scorer=ratio, score_cutoff=cutoff, limit=top_k):
+                best[norms[k]] = max(best.get(norms[k], 0.0), sim * _TRUNCATED_FACTOR)
+        rows += [(p, norm, round(sc, 2)) for norm, sc in best.items() if sc >= cutoff]
+    return pl.DataFrame(rows, schema={"pnorm": pl.Utf8, "norm": pl.Utf8, "score": pl.Float64}, orient="row")
+
+
+def payer_names(
+    receipts: pl.DataFrame, customers: pl.DataFrame, accounts: pl.DataFrame, rules: RuleSet
+) -> pl.DataFrame:
+    """``receipt_id, customer_id, score (0..100), matched, via`` for payer names like a customer's.
+
+    Only scores at or above the strategy's ``suggest_cutoff`` are kept, at most
+    ``max_candidates`` customers per receipt, best first (ties by customer id).
+    """
+    cfg = rules.strategy("payer.name")
+    if cfg is None or receipts.is_empty() or customers.is_empty():
+        return pl.DataFrame(schema=NAME_SCHEMA)
+    legal, stop = rules.names.legal_forms, rules.names.stopwords
+    payers = receipts.select("receipt_id", name_expr(pl.col("counterparty_name"), legal, stop).alias("pnorm")).filter(
+        pl.col("pnorm").str.len_chars() >= 2
+    )
+    ref = _reference_names(customers, accounts, rules)
+    uniq = payers.select(pl.col("pnorm").alias("norm")).unique()
+    pairs = _pairs(uniq, ref, cfg.max_token_frequency)
+    exact = uniq.join(ref.select("norm").unique(), on="norm").select(
+        pl.col("norm").alias("pnorm"), "norm", pl.lit(100.0).alias("score")
+    )
+    scored = pl.concat(
+        [
+            exact,
+            _score_pairs(pairs, cfg.suggest_cutoff, cfg.auto_cutoff, cfg.max_compared, set(exact["pnorm"].to_list()))
+            if not pairs.is_empty()
+            else exact.clear(),
+        ]
+    )
+    scored = scored.filter(pl.col("score") >= cfg.suggest_cutoff)
+    per_customer = (
+        scored.join(ref, on="norm")
+        .sort("pnorm", "customer_id", "score", "via", descending=[False, False, True, False])
+        .unique(["pnorm", "customer_id"], keep="first", maintain_order=True)
+        .sort("pnorm", "score", "customer_id", descending=[False, True, False])
+        .group_by("pnorm", maintain_order=True)
+        .head(cfg.max_candidates)
+    )
+    out = payers.join(per_customer, on="pnorm").select(
+        "receipt_id", "customer_id", "score", pl.col("raw").alias("matched"), "via"
+    )
+    return out.sort("receipt_id", "score", "customer_id", descending=[False, True, False])
+
+
+def non_ar_flags(receipts: pl.DataFrame, rules: RuleSet) -> pl.DataFrame:
+    """``receipt_id, keyword`` for credits that look like interest, tax refunds, intercompany ..."""
+    cfg = rules.strategy("non_ar")
+    if cfg is None or receipts.is_empty():
+        return pl.DataFrame(schema=NON_AR_SCHEMA)
+    frames = []
+    if cfg.keywords:
+        pattern = "(?i)(?:" + "|".join(f"(?:{k})" for k in cfg.keywords) + ")"
+        text = pl.concat_str([pl.col("remittance"), pl.col("counterparty_name")], separator=" ", ignore_nulls=True)
+        frames.append(
+            receipts.select(
+                "receipt_id", text.str.extract(f"({pattern})", 1).str.to_uppercase().alias("keyword")
+            ).drop_nulls("keyword")
+        )
+    if cfg.accounts:
+        own = [normalize_account(a) for a in cfg.accounts]
+        acct = account_expr(pl.col("counterparty_account"))
+        frames.append(
+            receipts.filter(acct.is_in(own)).select("receipt_id", pl.lit("INTERCOMPANY ACCOUNT").alias("keyword"))
+        )
+    if not frames:
+        return pl.DataFrame(schema=NON_AR_SCHEMA)
+    return pl.concat(frames).unique("receipt_id", keep="first", maintain_order=True).sort("receipt_id")

@@ -1,0 +1,320 @@
+"""``match``: one decision per receipt, deterministic, pure.
+
+Two phases. First, vectorised over all receipts at once (polars joins, rapidfuzz on blocked
+pairs): reference hits, payer accounts, payer names, non-AR keywords. Second, one pass over the
+receipts in (booking date, receipt id) order that turns this evidence into decisions with the
+strategies in rule order, against a :class:`Book` of what is still open, so a document cleared by
+one receipt is never applied again by a later one in the same run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from functools import partial
+
+import polars as pl
+
+from services.cashapp.domain.allocate import Book, ResidualClass
+from services.cashapp.domain.amount_rules import amount_exact, amount_subset, amount_tolerance, global_amount
+from services.cashapp.domain.candidates import non_ar_flags, payer_accounts, payer_names
+from services.cashapp.domain.context import Context, Evidence, Receipt
+from services.cashapp.domain.decision import Allocation, Decision, DecisionStatus, ExceptionReason, Suggestion
+from services.cashapp.domain.explain import Hit, documents, money
+from services.cashapp.domain.fastpath import fast_decisions, sole_exact
+from services.cashapp.domain.inputs import prepare_inputs
+from services.cashapp.domain.references import reference_hits
+from services.cashapp.domain.rules import NonAr, RuleSet
+from services.cashapp.domain.scoring import REF_EXACT, Candidate, pick, rank_candidates
+from services.cashapp.domain.strategies import reference
+from shared.errors import DomainError
+
+Strategy = Callable[[Receipt, Evidence, Context, int], list[Candidate]]
+_STRATEGIES: dict[str, Strategy] = {
+    "reference.exact": partial(reference, match="exact"),
+    "reference.fuzzy": partial(reference, match="fuzzy"),
+    "amount.exact": amount_exact,
+    "amount.subset": amount_subset,
+    "amount.tolerance": amount_tolerance,
+}
+_MAX_SUGGESTIONS = 3
+
+
+def match(
+    receipts: pl.DataFrame,
+    open_items: pl.DataFrame,
+    customers: pl.DataFrame,
+    accounts: pl.DataFrame,
+    rules: RuleSet,
+    as_of: date,
+) -> list[Decision]:
+    """Decide every receipt: applied automatically, an exception with suggestions, or ignored.
+
+    Receipts are decided in (booking_date, receipt_id) order and consume the open amounts of
+    ``open_items`` as they go (the input frames are not modified). Only credits that are not
+    reversals are matched. ``as_of`` stands in for a missing booking date (early-payment windows).
+    Returns the decisions in that same order; every one satisfies the allocation invariant.
+    """
+    receipts, open_items, customers, accounts = prepare_inputs(receipts, open_items, customers, accounts)
+    receipts = receipts.sort("booking_date", "receipt_id", nulls_last=True)
+    credits = receipts.filter((pl.col("amount_minor") > 0) & ~pl.col("is_reversal"))
+    book = Book(open_items)
+    ctx = Context(book, rules)
+    # First the receipts whose exact references settle them on their own (no one else names their
+    # documents), then everything else in (booking date, receipt id) order.
+    decided, evidence = _first_pass(credits, open_items, customers, accounts, rules, book)
+    cols = [
+        "receipt_id",
+        "amount_minor",
+        "currency",
+        "booking_date",
+        "value_date",
+        "is_reversal",
+        "counterparty_name",
+        "counterparty_account",
+    ]
+    out = []
+    for rid, amount, cur, booked, valued, reversal, name, acct in receipts.select(cols).iter_rows():
+        d = decided.get(rid)
+        if d is None:
+            r = Receipt(rid, amount or 0, cur or "", booked or valued or as_of, name, acct)
+            if reversal or r.amount <= 0:
+                d = _ignored(r, rules, bool(reversal))
+            else:
+                d = _decide(r, evidence.get(rid) or Evidence(), ctx)
+        out.append(d)
+    return out
+
+
+def _first_pass(
+    credits: pl.DataFrame,
+    open_items: pl.DataFrame,
+    customers: pl.DataFrame,
+    accounts: pl.DataFrame,
+    rules: RuleSet,
+    book: Book,
+) -> tuple[dict[int, Decision], dict[int, Evidence]]:
+    """Vectorised evidence for all credits; the receipts exact references settle are decided here."""
+    acc = (
+        payer_accounts(credits, accounts)
+        if rules.strategy("payer.account") is not None
+        else pl.DataFrame(schema={"receipt_id": pl.Int64, "customer_id": pl.Utf8, "source": pl.Utf8})
+    )
+    found = reference_hits(credits, open_items, rules, acc)
+    hits = found.hits
+    fast = sole_exact(credits, hits, open_items, rules)
+    decided = fast_decisions(fast, credits, hits, acc, open_items, book, rules.version)
+    rest = ~pl.col("receipt_id").is_in(fast.implode())
+    book.index_amounts(credits.filter(rest).select("currency", "amount_minor"))
+    ev: dict[int, Evidence] = {}
+    index_of = book.index_of
+    for rid, item_id, m, source, token, via, key in hits.filter(rest).iter_rows():
+        ev.setdefault(rid, Evidence()).hits.append(Hit(index_of[item_id], m, source, token, via, key))
+    for rid, cust, src in acc.filter(rest).iter_rows():
+        ev.setdefault(rid, Evidence()).accounts.append((cust, src))
+    # Payer names are compared only where needed: no exact reference explains the amount and the
+    # payer account does not name the customer.
+    named = credits.filter(~pl.col("receipt_id").is_in(found.settled.implode()))
+    named = named.filter(~pl.col("receipt_id").is_in(acc["receipt_id"].implode()))
+    for rid, cust, score, matched, _via in payer_names(named, customers, accounts, rules).iter_rows():
+        ev.setdefault(rid, Evidence()).names.append((cust, score, matched))
+    for rid, keyword in non_ar_flags(credits.filter(rest), rules).iter_rows():
+        ev.setdefault(rid, Evidence()).non_ar = keyword
+    return decided, ev
+
+
+def _decide(r: Receipt, ev: Evidence, ctx: Context) -> Decision:
+    scoring = ctx.rules.scoring
+    cands: list[Candidate] = []
+    order = ctx.order
+    fuzzy_later = (
+        "reference.fuzzy" in order[order.index("reference.exact") + 1 :] if "reference.exact" in order else False
+    )
+    for rank, sid in enumerate(order):
+        if sid == "non_ar":
+            if _non_ar(ev, cands, ctx):
+                return _exception(r, ev, ctx, cands, ExceptionReason.NON_AR)
+            continue
+        strategy = _STRATEGIES.get(sid)
+        if strategy is None:  # payer.* strategies are evidence, gathered up front
+            continue
+        cands += strategy(r, ev, ctx, rank)
+        if sid == "reference.exact" and fuzzy_later and max((c.score for c in cands), default=0.0) < REF_EXACT:
+            # A typo can land on another existing document: unless the exact reference explains the
+            # amount exactly, exact and fuzzy references are judged together.
+            continue
+        outcome = pick(cands, scoring.auto, scoring.ambiguity_margin)
+        if outcome is None:
+            continue
+        if outcome.winner is not None:
+            return _auto(r, ctx, outcome.winner)
+        return _exception(r, ev, ctx, cands, ExceptionReason.AMBIGUOUS, outcome.rivals)
+    return _exception(r, ev, ctx, cands, _code(ev, cands, ctx))
+
+
+def _non_ar(ev: Evidence, cands: list[Candidate], ctx: Context) -> bool:
+    cfg = ctx.rules.settings(NonAr)
+    # A document reference that fits the amount outweighs a keyword; one that does not fit does not.
+    if ev.non_ar is None or any(c.score >= ctx.rules.scoring.suggest and c.hint is None for c in cands):
+        return False
+    return not (cfg.skip_if_payer_known and ev.accounts)
+
+
+def _code(ev: Evidence, cands: list[Candidate], ctx: Context) -> ExceptionReason:
+    hints = {c.hint for c in cands}
+    if ExceptionReason.AMOUNT_MISMATCH in hints:
+        return ExceptionReason.AMOUNT_MISMATCH
+    if any(c.score >= ctx.rules.scoring.suggest and c.hint is None for c in cands):
+        return ExceptionReason.LOW_CONFIDENCE
+    for note in (ExceptionReason.CURRENCY_MISMATCH, ExceptionReason.ALREADY_CLEARED):
+        if note in ev.notes:
+            return note
+    if _identified(ev, ctx):
+        return ExceptionReason.NO_CANDIDATE
+    return ExceptionReason.UNKNOWN_PAYER
+
+
+def _identified(ev: Evidence, ctx: Context) -> str | None:
+    accts = sorted({c for c, _ in ev.accounts})
+    if accts:
+        return accts[0] if len(accts) == 1 else None
+    strong = [c for c, sim, _ in ev.names if sim >= ctx.name_cutoff]
+    return strong[0] if len(strong) == 1 else None
+
+
+def _auto(r: Receipt, ctx: Context, c: Candidate) -> Decision:
+    book, fit = ctx.book, c.fit
+    assert fit is not None  # only candidates with a fit may win (auto_ok)
+    allocs = tuple(Allocation(book.item_id[i], book.number[i], book.customer[i], a) for i, a in fit.allocations)
+    applied = sum(a for _, a in fit.allocations)
+    d = Decision(
+        r.receipt_id,
+        DecisionStatus.AUTO,
+        r.currency,
+        r.amount,
+        c.customer_id,
+        allocs,
+        applied,
+        fit.fee,
+        fit.writeoff,
+        fit.unapplied,
+        fit.residual,
+        fit.short,
+        c.rule_id,
+        ctx.rules.version,
+        c.score,
+        c.reason,
+    )
+    if not d.balanced:  # cannot happen by construction; refuse loudly rather than post bad money
+        raise DomainError(f"receipt {r.receipt_id}: allocation does not balance", code="MATCH_INVARIANT")
+    for i, a in fit.allocations:
+        book.apply(i, a)
+    return d
+
+
+def _suggestions(cands: list[Candidate], ctx: Context) -> tuple[Suggestion, ...]:
+    book = ctx.book
+    out: list[Suggestion] = []
+    for c in rank_candidates(cands):
+        if c.score < ctx.rules.scoring.suggest or len(out) >= _MAX_SUGGESTIONS:
+            continue
+        out.append(
+            Suggestion(
+                c.customer_id,
+                tuple(book.item_id[i] for i in c.items),
+                tuple(book.number[i] for i in c.items),
+                c.amounts,
+                c.score,
+                c.reason,
+            )
+        )
+    return tuple(out)
+
+
+def _exception_text(
+    r: Receipt, ev: Evidence, ctx: Context, code: ExceptionReason, best: Candidate | None, rivals: list[Candidate]
+) -> str:
+    amount = money(r.amount, r.currency)
+    if code is ExceptionReason.AMBIGUOUS:
+        opts = " or ".join(f"{c.customer_id}: {documents(ctx.book, c.items)} ({c.score:.2f})" for c in rivals[:3])
+        return f"Candidates too close to choose automatically: {opts}"
+    if code is ExceptionReason.NON_AR:
+        return f"Looks like a credit that is not a customer payment ('{ev.non_ar}' in the text)"
+    if code is ExceptionReason.ALREADY_CLEARED:
+        return "The documents referenced were already cleared by an earlier receipt in this run"
+    if code is ExceptionReason.UNKNOWN_PAYER:
+        payer = r.payer_name or r.payer_account or "unnamed payer"
+        return f"Payer '{payer}' not recognised and no open document referenced ({amount})"
+    if code is ExceptionReason.NO_CANDIDATE:
+        return f"No open item of customer {_identified(ev, ctx)} fits {amount}"
+    if best is not None and code is ExceptionReason.LOW_CONFIDENCE:
+        if best.score >= ctx.rules.scoring.auto:
+            return f"Best candidate could not be confirmed: {best.reason}"
+        return f"Best candidate not certain enough ({best.score:.2f} < {ctx.rules.scoring.auto:.2f}): {best.reason}"
+    return best.reason if best is not None else f"No candidate for {amount}"
+
+
+def _exception(
+    r: Receipt,
+    ev: Evidence,
+    ctx: Context,
+    cands: list[Candidate],
+    code: ExceptionReason,
+    rivals: list[Candidate] | None = None,
+) -> Decision:
+    if code is not ExceptionReason.NON_AR and len(cands) < _MAX_SUGGESTIONS:
+        cands = cands + global_amount(r, ctx, len(ctx.rules.strategies))
+    ranked = rank_candidates(cands)
+    hinted = [c for c in ranked if c.hint is code]
+    best = hinted[0] if hinted else (ranked[0] if ranked else None)
+    cust = _identified(ev, ctx) or (
+        rivals[0].customer_id if rivals and len({c.customer_id for c in rivals}) == 1 else None
+    )
+    rule = "non_ar" if code is ExceptionReason.NON_AR else (best.rule_id if best else "none")
+    return Decision(
+        r.receipt_id,
+        DecisionStatus.EXCEPTION,
+        r.currency,
+        r.amount,
+        cust,
+        (),
+        0,
+        0,
+        0,
+        r.amount,
+        ResidualClass.NONE,
+        0,
+        rule,
+        ctx.rules.version,
+        best.score if best and rule != "non_ar" else 0.0,
+        _exception_text(r, ev, ctx, code, best, rivals or []),
+        code,
+        _suggestions(cands, ctx),
+    )
+
+
+def _ignored(r: Receipt, rules: RuleSet, reversal: bool) -> Decision:
+    if reversal:
+        rule, why = "ignore.reversal", "Reversal of an earlier booking: never applied to documents"
+    elif r.amount < 0:
+        rule, why = "ignore.debit", "Debit (money out): only credits are customer receipts"
+    else:
+        rule, why = "ignore.zero", "Zero amount: nothing to apply"
+    return Decision(
+        r.receipt_id,
+        DecisionStatus.IGNORED,
+        r.currency,
+        r.amount,
+        None,
+        (),
+        0,
+        0,
+        0,
+        r.amount,
+        ResidualClass.NONE,
+        0,
+        rule,
+        rules.version,
+        0.0,
+        why,
+    )
