@@ -54,6 +54,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "recon.create": frozenset({Role.SUPERVISOR}),
     "recon.responses": CASH,
     "reports.read": ALL,
+    # ERP postings (services/cashapp/api/postings.py). Refused postings are read by the cash team
+    # and auditors, and by the admin who owns the ERP connection (a refusal is often a mapping or
+    # credentials problem). Requeueing asserts "the cause is fixed" and moves cash into the
+    # ledger: a supervisor's call, as with approvals.
+    "postings.read": READ_CASH | {Role.ADMIN},
+    "postings.requeue": frozenset({Role.SUPERVISOR}),
 }
 
 

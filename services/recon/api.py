@@ -41,7 +41,9 @@ from shared.money import parse_decimal
 router = APIRouter(tags=["reconciliation"], responses=PROBLEM_RESPONSES)
 Format = Annotated[Literal["json", "csv"] | None,
                    Query(description="`csv` or `json` (default: JSON unless `Accept: text/csv`)")]
-AsOf = Annotated[date | None, Query(description="Report date (default: today, UTC)")]
+# Report windows reach back up to two years: dates near year 1 would leave the calendar (500).
+AsOf = Annotated[date | None, Query(description="Report date (default: today, UTC)",
+                                    ge=date(1900, 1, 1), le=date(9999, 1, 1))]
 CSV = {"text/csv": {"schema": {"type": "string"}}}
 MAX_BUCKETS = 12
 

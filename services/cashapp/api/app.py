@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.cashapp.api import audit as audit_api
 from services.cashapp.api import exceptions as exceptions_api
+from services.cashapp.api import postings as postings_api
 from services.cashapp.api import rules as rules_api
 from services.cashapp.api import statements as statements_api
 from services.cashapp.api import users as users_api
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 UPLOAD_PATHS = ("/statements",)
 UPLOAD_PATTERN = re.compile(r"^/recon/runs/\d+/responses$")  # customer reply files
 ROUTERS = (users_api.router, statements_api.router, exceptions_api.router, rules_api.router,
-           audit_api.router, recon_api.router)
+           audit_api.router, postings_api.router, recon_api.router)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 HTTP_CODES = {400: "API_BAD_REQUEST", 401: "AUTH_REQUIRED", 403: "AUTH_FORBIDDEN",
               404: "API_NOT_FOUND", 405: "API_METHOD_NOT_ALLOWED", 413: "API_BODY_TOO_LARGE",

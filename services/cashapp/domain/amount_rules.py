@@ -21,11 +21,6 @@ from services.cashapp.domain.explain import (
     documents,
     name_phrase,
 )
-from services.cashapp.domain.rules import (
-    AmountExact,
-    AmountSubset,
-    AmountTolerance,
-)
 from services.cashapp.domain.scoring import (
     GLOBAL_MANY,
     GLOBAL_UNIQUE,
@@ -66,7 +61,7 @@ def customers(r: Receipt, ev: Evidence, ctx: Context) -> list[tuple[str, float, 
 
 def amount_exact(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[Candidate]:
     """A customer's open item with exactly the amount paid (unique, or it is a tie)."""
-    cfg = ctx.rules.settings(AmountExact)
+    cfg = ctx.exact_cfg
     book = ctx.book
     out = []
     for cust, weight, phrase in customers(r, ev, ctx):
@@ -82,7 +77,7 @@ def amount_exact(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[Cand
 
 def amount_subset(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[Candidate]:
     """A unique set of a customer's open items (credit notes netted) summing to the amount."""
-    cfg = ctx.rules.settings(AmountSubset)
+    cfg = ctx.subset_cfg
     book = ctx.book
     out = []
     for cust, weight, phrase in customers(r, ev, ctx):
@@ -111,7 +106,7 @@ def amount_subset(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[Can
 
 def amount_tolerance(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[Candidate]:
     """A customer's single open item the amount fits within a tolerance (bank charge, discount)."""
-    cfg = ctx.rules.settings(AmountTolerance)
+    cfg = ctx.tolerance_cfg
     kinds = frozenset(cfg.kinds)
     book, tol = ctx.book, ctx.tol(r.currency)
     out = []

@@ -3,8 +3,10 @@
 All vectorised. Accounts are an exact join on the normalised IBAN / account number (master data
 and accounts learned from earlier confirmed applications). Names are compared after
 normalisation (legal forms, transliteration): exact joins first, then ``rapidfuzz`` over blocked
-pairs only: a payer name is compared with the customer names that share a rare 4-letter token
-prefix with it, never with all customers.
+pairs only: a payer name is compared with the customer names that share a rare 4-letter word
+prefix with it or that equal it but for one word (so a typo in one word still meets the name),
+never with all customers. The closest few get a closer look for abbreviated words ("Logi." for
+"Logistik") and names the bank cut off.
 """
 
 from __future__ import annotations
@@ -126,9 +128,12 @@ def _score_pairs(pairs: pl.DataFrame, cutoff: float, auto: float, top_k: int, ex
     rows: list[tuple[str, str, float]] = []
     payers = pairs.select("pnorm").unique().with_columns(_sorted_words("pnorm").alias("ps"))
     names = pairs.select("norm").unique().with_columns(_sorted_words("norm").alias("ns"))
+    # Joins do not keep row order: sort, so that ties at the top-k boundary break the same way
+    # on every run.
     grouped = (
         pairs.join(names, on="norm")
-        .group_by("pnorm")
+        .sort("pnorm", "norm")
+        .group_by("pnorm", maintain_order=True)
         .agg(pl.col("norm"), pl.col("ns"))
         .join(payers, on="pnorm")
         .sort("pnorm")

@@ -9,7 +9,15 @@ from datetime import date
 from services.cashapp.domain.allocate import Book, Fit, Tolerance
 from services.cashapp.domain.decision import ExceptionReason
 from services.cashapp.domain.explain import Hit
-from services.cashapp.domain.rules import AmountSubset, PayerName, RuleSet
+from services.cashapp.domain.rules import (
+    AmountExact,
+    AmountSubset,
+    AmountTolerance,
+    NonAr,
+    PayerName,
+    ReferenceFuzzy,
+    RuleSet,
+)
 from services.cashapp.domain.scoring import Candidate
 
 
@@ -40,11 +48,18 @@ class Context:
     def __init__(self, book: Book, rules: RuleSet) -> None:
         self.book = book
         self.rules = rules
+        # Settings resolved once per run (the per-receipt loop reads them tens of thousands of times).
+        self.fuzzy_cfg: ReferenceFuzzy = rules.settings(ReferenceFuzzy)
+        self.exact_cfg: AmountExact = rules.settings(AmountExact)
         self.subset_cfg: AmountSubset = rules.settings(AmountSubset)
+        self.tolerance_cfg: AmountTolerance = rules.settings(AmountTolerance)
+        self.non_ar_cfg: NonAr = rules.settings(NonAr)
         name_cfg = rules.enabled(PayerName)
         self.name_cutoff: float = name_cfg.auto_cutoff if name_cfg else 100.0
         self._tol: dict[str, Tolerance] = {}
         self.order: list[str] = rules.order()
+        after = self.order[self.order.index("reference.exact") + 1 :] if "reference.exact" in self.order else []
+        self.fuzzy_after_exact = "reference.fuzzy" in after
 
     def tol(self, currency: str) -> Tolerance:
         """Tolerances resolved for ``currency`` (cached)."""

@@ -1,10 +1,13 @@
 """``match``: one decision per receipt, deterministic, pure.
 
-Two phases. First, vectorised over all receipts at once (polars joins, rapidfuzz on blocked
-pairs): reference hits, payer accounts, payer names, non-AR keywords. Second, one pass over the
-receipts in (booking date, receipt id) order that turns this evidence into decisions with the
-strategies in rule order, against a :class:`Book` of what is still open, so a document cleared by
-one receipt is never applied again by a later one in the same run.
+1. Vectorised over all receipts at once (polars joins; rapidfuzz only on blocked pairs): reference
+   hits (exact and one-edit), payer accounts, payer names, non-AR keywords.
+2. Receipts whose exact references explain the amount exactly, and whose documents no other
+   receipt names, are decided right there (``fastpath``): nothing could outrank them.
+3. Every other credit, in (booking date, receipt id) order, goes through the strategies in rule
+   order (the first that settles the receipt wins; exact and fuzzy references are judged together
+   unless the exact one fits exactly) against a :class:`Book` of what is still open, so a document
+   cleared by one receipt is never applied again by a later one in the same run.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from services.cashapp.domain.explain import Hit, documents, money
 from services.cashapp.domain.fastpath import fast_decisions, sole_exact
 from services.cashapp.domain.inputs import prepare_inputs
 from services.cashapp.domain.references import reference_hits
-from services.cashapp.domain.rules import NonAr, RuleSet
+from services.cashapp.domain.rules import RuleSet
 from services.cashapp.domain.scoring import REF_EXACT, Candidate, pick, rank_candidates
 from services.cashapp.domain.strategies import reference
 from shared.errors import DomainError
@@ -58,11 +61,9 @@ def match(
     receipts, open_items, customers, accounts = prepare_inputs(receipts, open_items, customers, accounts)
     receipts = receipts.sort("booking_date", "receipt_id", nulls_last=True)
     credits = receipts.filter((pl.col("amount_minor") > 0) & ~pl.col("is_reversal"))
-    book = Book(open_items)
-    ctx = Context(book, rules)
     # First the receipts whose exact references settle them on their own (no one else names their
-    # documents), then everything else in (booking date, receipt id) order.
-    decided, evidence = _first_pass(credits, open_items, customers, accounts, rules, book)
+    # documents), then everything else in (booking date, receipt id) order against what is left open.
+    decided, evidence, ctx = _first_pass(credits, open_items, customers, accounts, rules)
     cols = [
         "receipt_id",
         "amount_minor",
@@ -92,23 +93,29 @@ def _first_pass(
     customers: pl.DataFrame,
     accounts: pl.DataFrame,
     rules: RuleSet,
-    book: Book,
-) -> tuple[dict[int, Decision], dict[int, Evidence]]:
-    """Vectorised evidence for all credits; the receipts exact references settle are decided here."""
+) -> tuple[dict[int, Decision], dict[int, Evidence], Context]:
+    """Vectorised evidence for all credits; the receipts exact references settle are decided here.
+
+    Answers those decisions, the evidence of every other credit, and the run context whose book
+    holds what those decisions left open.
+    """
     acc = (
         payer_accounts(credits, accounts)
         if rules.strategy("payer.account") is not None
         else pl.DataFrame(schema={"receipt_id": pl.Int64, "customer_id": pl.Utf8, "source": pl.Utf8})
     )
     found = reference_hits(credits, open_items, rules, acc)
-    hits = found.hits
-    fast = sole_exact(credits, hits, open_items, rules)
-    decided = fast_decisions(fast, credits, hits, acc, open_items, book, rules.version)
+    fast = sole_exact(credits, found.hits, open_items, rules)
+    decided, cleared = fast_decisions(fast, credits, found.hits, acc, open_items, rules.version)
+    book = Book(open_items.filter(~pl.col("item_id").is_in(cleared.implode())))
     rest = ~pl.col("receipt_id").is_in(fast.implode())
     book.index_amounts(credits.filter(rest).select("currency", "amount_minor"))
     ev: dict[int, Evidence] = {}
     index_of = book.index_of
-    for rid, item_id, m, source, token, via, key in hits.filter(rest).iter_rows():
+    # Hits on documents the first pass cleared are fuzzy neighbours (exact ones were never cleared
+    # there): nothing to offer any more.
+    hits = found.hits.filter(rest & pl.col("item_id").is_in(pl.Series(book.item_id, dtype=pl.Int64).implode()))
+    for rid, item_id, m, source, token, via, key in hits.iter_rows():
         ev.setdefault(rid, Evidence()).hits.append(Hit(index_of[item_id], m, source, token, via, key))
     for rid, cust, src in acc.filter(rest).iter_rows():
         ev.setdefault(rid, Evidence()).accounts.append((cust, src))
@@ -120,16 +127,14 @@ def _first_pass(
         ev.setdefault(rid, Evidence()).names.append((cust, score, matched))
     for rid, keyword in non_ar_flags(credits.filter(rest), rules).iter_rows():
         ev.setdefault(rid, Evidence()).non_ar = keyword
-    return decided, ev
+    return decided, ev, Context(book, rules)
 
 
 def _decide(r: Receipt, ev: Evidence, ctx: Context) -> Decision:
     scoring = ctx.rules.scoring
     cands: list[Candidate] = []
     order = ctx.order
-    fuzzy_later = (
-        "reference.fuzzy" in order[order.index("reference.exact") + 1 :] if "reference.exact" in order else False
-    )
+    fuzzy_later = ctx.fuzzy_after_exact
     for rank, sid in enumerate(order):
         if sid == "non_ar":
             if _non_ar(ev, cands, ctx):
@@ -153,7 +158,7 @@ def _decide(r: Receipt, ev: Evidence, ctx: Context) -> Decision:
 
 
 def _non_ar(ev: Evidence, cands: list[Candidate], ctx: Context) -> bool:
-    cfg = ctx.rules.settings(NonAr)
+    cfg = ctx.non_ar_cfg
     # A document reference that fits the amount outweighs a keyword; one that does not fit does not.
     if ev.non_ar is None or any(c.score >= ctx.rules.scoring.suggest and c.hint is None for c in cands):
         return False

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from services.cashapp.domain.allocate import Book, ResidualClass
+from services.cashapp.domain.allocate import ResidualClass
 from services.cashapp.domain.decision import Allocation, Decision, DecisionStatus
 from services.cashapp.domain.explain import SOURCE_LABELS as _SOURCES
 from services.cashapp.domain.rules import RuleSet
@@ -116,24 +116,20 @@ def fast_decisions(
     hits: pl.DataFrame,
     payers: pl.DataFrame,
     open_items: pl.DataFrame,
-    book: Book,
     version: str,
-) -> dict[int, Decision]:
-    """Decisions for the receipts of :func:`sole_exact`, built from frames (no per-receipt search).
-
-    Their documents are cleared in ``book``. Reasons read exactly like the per-receipt path's.
+) -> tuple[dict[int, Decision], pl.Series]:
+    """Decisions for the receipts of :func:`sole_exact`, built from frames (no per-receipt search),
+    and the ids of the documents they clear in full. Allocations come in the book's order (due
+    date, number) and reasons read exactly like the per-receipt path's.
     """
     if fast.is_empty():
-        return {}
+        return {}, pl.Series("item_id", [], pl.Int64)
     mine = pl.col("receipt_id").is_in(fast.implode())
-    docs = open_items.select("item_id", "customer_id", "document_number", "open_amount_minor")
+    docs = open_items.select("item_id", "customer_id", "document_number", "open_amount_minor", "due_date")
     mine_hits = hits.filter(mine).select("receipt_id", "item_id", "source", "via")
-    # Allocations in book order (customer, currency, due date, number), like the per-receipt path.
-    order = pl.DataFrame({"item_id": book.item_id}, schema={"item_id": pl.Int64}).with_row_index("idx")
     items = (
         mine_hits.join(docs, on="item_id")
-        .join(order, on="item_id")
-        .sort("receipt_id", "idx")
+        .sort("receipt_id", "due_date", "document_number", "item_id", nulls_last=True)
         .group_by("receipt_id", maintain_order=True)
         .agg("item_id", "document_number", "open_amount_minor", pl.col("customer_id").first())
     )
@@ -141,10 +137,9 @@ def fast_decisions(
         credits.filter(mine)
         .select("receipt_id", "amount_minor", "currency")
         .join(items, on="receipt_id")
-        .join(_reasons(mine_hits, docs, payers.filter(mine)), on="receipt_id")
+        .join(_reasons(mine_hits, docs.drop("due_date"), payers.filter(mine)), on="receipt_id")
     )
     out: dict[int, Decision] = {}
-    index_of, open_ = book.index_of, book.open
     for rid, amount, cur, item_ids, numbers, opens, cust, reason in rows.iter_rows():
         allocs = tuple(Allocation(i, n, cust, a) for i, n, a in zip(item_ids, numbers, opens, strict=True))
         out[rid] = Decision(
@@ -165,6 +160,4 @@ def fast_decisions(
             REF_EXACT,
             reason,
         )
-        for i in item_ids:
-            open_[index_of[i]] = 0
-    return out
+    return out, items["item_id"].explode()

@@ -239,6 +239,8 @@ def _deletions(frame: pl.DataFrame, col: str) -> pl.DataFrame:
 
 
 _SEED = 20260101  # any fixed seed: the same within a run is all the joins need
+
+
 def _fuzzy_candidates(rkeys: pl.DataFrame, dkeys: pl.DataFrame, rules: RuleSet) -> tuple[pl.DataFrame, pl.DataFrame]:
     cfg = rules.settings(ReferenceFuzzy)
     cands = rkeys.filter(

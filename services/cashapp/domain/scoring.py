@@ -22,7 +22,9 @@ fitting only within a tolerance
 exact reference, amount does not fit        0.60 (suggestion only)
 fuzzy reference                             x factor (0.93, or 0.98 when the payer account
                                             belongs to the same customer); a tolerance fit
-                                            without that account x 0.92 more (suggestion)
+                                            without that account x 0.92 more (suggestion);
+                                            a tolerance fit on a token that is itself another
+                                            open document's number x 0.95 more
 payer account + unique exact amount         amount.exact score (0.95)
 payer account + unique exact subset         amount.subset score (0.92)
 payer account + unique item in tolerance    amount.tolerance score (0.91)

@@ -1,6 +1,7 @@
 """Reference strategies per receipt: documents the texts name, and how the amount fits them.
 
-Each strategy (here ``reference.exact`` / ``reference.fuzzy``, in ``amount_rules`` the others) answers a list of :class:`~services.cashapp.domain.scoring.Candidate`; the engine
+Each strategy (``reference.exact`` and ``reference.fuzzy`` here, the amount rules in
+``amount_rules``) answers a list of :class:`~services.cashapp.domain.scoring.Candidate`; the engine
 calls them in the rule order and stops as soon as :func:`~services.cashapp.domain.scoring.pick`
 settles the receipt. Only the residue reaches these functions per receipt; every lookup is a dict
 index on the :class:`~services.cashapp.domain.allocate.Book` (no scans over all open items).
@@ -26,9 +27,6 @@ from services.cashapp.domain.explain import (
     money,
     third_party_phrase,
 )
-from services.cashapp.domain.rules import (
-    ReferenceFuzzy,
-)
 from services.cashapp.domain.scoring import (
     FUZZY_SHADOWED_FACTOR,
     REF_COMPLETION,
@@ -53,6 +51,8 @@ _SAFE_SHORT = frozenset({"early_payment_discount", "bank_charge"})
 
 def reference(r: Receipt, ev: Evidence, ctx: Context, rank: int, match: str) -> list[Candidate]:
     """Candidates from documents the receipt's texts name (``match`` = "exact" or "fuzzy")."""
+    if not ev.hits:
+        return []
     book = ctx.book
     out: list[Candidate] = []
     groups: dict[str, list[Hit]] = {}
@@ -178,7 +178,7 @@ def _reference_group(
     same_payer = any(c == cust for c, _ in ev.accounts)
     factor, strong, shadowed = 1.0, True, False
     if match == "fuzzy":
-        cfg = ctx.rules.settings(ReferenceFuzzy)
+        cfg = ctx.fuzzy_cfg
         factor = cfg.factor_payer_known if same_payer else cfg.factor
         exact_tokens = {h.token for h in ev.hits if h.match == "exact"}
         shadowed = any(h.token in exact_tokens for h in hits)

@@ -217,9 +217,14 @@ def get_item(session: Session, item_id: int, as_of: date) -> dict:
     return item_view(item, r, d, as_of)
 
 
-def load_item(session: Session, item_id: int) -> ExceptionItem:
-    """The item or ``CASHAPP_EXCEPTION_NOT_FOUND``."""
-    item = session.get(ExceptionItem, item_id)
+def load_item(session: Session, item_id: int, *, lock: bool = False) -> ExceptionItem:
+    """The item or ``CASHAPP_EXCEPTION_NOT_FOUND``.
+
+    ``lock`` takes the row lock first (PostgreSQL ``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE``
+    already serialises writers), so a second clerk waits for the first one's commit and then sees
+    the new version (409 stale) instead of racing on the documents.
+    """
+    item = session.get(ExceptionItem, item_id, with_for_update=lock, populate_existing=lock)
     if item is None:
         raise NotFound(f"exception {item_id} not found", code="CASHAPP_EXCEPTION_NOT_FOUND")
     return item

@@ -291,7 +291,7 @@ def _post(session: Session, d: DecisionRow, p: Plan) -> None:
 def load_open_item(session: Session, item_id: int, actor: Actor, expected: int | None,
                    statuses: tuple[str, ...] = ("open", "claimed")) -> tuple[ExceptionItem, int, Receipt]:
     """The exception, the version to compare, and its receipt; refuses items claimed by others."""
-    item = load_item(session, item_id)
+    item = load_item(session, item_id, lock=True)
     version = check_version(item, expected)
     if item.status not in statuses:
         raise Conflict(f"exception {item_id} is {item.status}", code="CASHAPP_NOT_OPEN",

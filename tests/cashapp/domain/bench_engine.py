@@ -6,6 +6,7 @@ Run: ``.venv/bin/python -m tests.cashapp.domain.bench_engine [receipts] [items] 
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 from datetime import date
@@ -35,6 +36,8 @@ def main(argv: list[str]) -> None:
     print(f"{receipts} receipts, {items} open items, {customers} customers")
     print(f"match: wall {wall:.2f} s ({receipts / wall:,.0f} receipts/s), cpu {cpu:.2f} s (all threads)")
     print(f"auto {len(auto) / len(applicable):.2%} of applicable, precision {len(right) / max(len(auto), 1):.3%}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    print(f"peak memory of the process (world generation included): {peak:,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -405,3 +405,54 @@ def test_typo_on_another_document_without_payer_is_ambiguous() -> None:
     d = one(receipt(1, 10856_56, remittance="90020722"), items)
     _exception(d, ExceptionReason.AMBIGUOUS)
     assert {s.document_numbers for s in d.suggestions} >= {("90027022",), ("90020722",)}
+
+
+def test_empty_inputs() -> None:
+    assert run([], [item(1, "C1", "INV-1", 100_00)]) == []
+    d = one(receipt(1, 100_00, remittance="INV-2026-004512", counterparty_name="Somebody"), [])
+    _exception(d, ExceptionReason.UNKNOWN_PAYER)
+
+
+def test_minimal_frames_with_only_the_required_columns() -> None:
+    import polars as pl
+
+    from services.cashapp.domain import match
+    from services.cashapp.rules import default_rules
+
+    receipts = pl.DataFrame(
+        {"receipt_id": [1], "currency": ["EUR"], "amount_minor": [100_00], "remittance": ["INV-2026-004512"]}
+    )
+    items = pl.DataFrame(
+        {
+            "item_id": [7],
+            "customer_id": ["C1"],
+            "document_number": ["INV-2026-004512"],
+            "currency": ["EUR"],
+            "open_amount_minor": [100_00],
+        }
+    )
+    customers = pl.DataFrame({"customer_id": ["C1"], "customer_name": ["Acme"]})
+    accounts = pl.DataFrame(schema={"customer_id": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8})
+    d = match(receipts, items, customers, accounts, default_rules(), date(2026, 3, 31))[0]
+    _auto(d, "reference.exact", {"INV-2026-004512": 100_00}, "C1")
+
+
+@pytest.mark.parametrize("what", ["missing column", "duplicate receipt id"])
+def test_bad_input_frames_are_refused(what: str) -> None:
+    import polars as pl
+
+    from services.cashapp.domain import match
+    from services.cashapp.rules import default_rules
+    from shared.errors import ValidationError
+
+    receipts = pl.DataFrame(
+        {"receipt_id": [1, 1 if what == "duplicate receipt id" else 2], "currency": ["EUR"] * 2, "amount_minor": [1, 2]}
+    )
+    items = pl.DataFrame({"item_id": [7], "customer_id": ["C1"], "currency": ["EUR"], "open_amount_minor": [1]})
+    if what != "missing column":
+        items = items.with_columns(pl.lit("INV-1").alias("document_number"))
+    customers = pl.DataFrame({"customer_id": ["C1"], "customer_name": ["Acme"]})
+    accounts = pl.DataFrame(schema={"customer_id": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8})
+    with pytest.raises(ValidationError) as err:
+        match(receipts, items, customers, accounts, default_rules(), date(2026, 3, 31))
+    assert err.value.code == "MATCH_INPUT_INVALID"

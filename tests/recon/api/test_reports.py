@@ -96,3 +96,9 @@ def test_reports_on_an_empty_ledger(api: Api, path: str) -> None:
         r = api.get("auditor", path, params={"format": fmt})
         assert r.status_code == 200, r.text
     assert api.get("auditor", path, params={"format": "xml"}).status_code == 422
+
+
+def test_report_dates_outside_the_calendar_are_422(api) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/reports/dso", "/reports/aging", "/reports/unapplied"):
+        r = api.get("auditor", f"{path}?as_of=0001-01-01")
+        assert r.status_code == 422, (path, r.text)
