@@ -49,9 +49,12 @@ def _fail(exc: DomainError) -> None:
 
 def _day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+    if not date(1900, 1, 1) <= day <= date(9999, 1, 1):  # report windows reach back two years
+        raise typer.BadParameter(f"{text!r} is outside 1900-01-01 .. 9999-01-01")
+    return day
 
 
 def _emit(text: str, out: Path | None) -> None:

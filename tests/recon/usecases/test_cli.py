@@ -90,6 +90,11 @@ def test_aging_bad_buckets(env: World) -> None:
     assert result.exit_code == 2 and "RECON_BAD_BUCKETS" in result.stderr
 
 
+def test_report_date_outside_the_calendar_exits_2(env: World) -> None:
+    result = runner.invoke(app, ["reports", "dso", "--as-of", "0001-01-01"])
+    assert result.exit_code == 2 and "outside" in result.output + result.stderr
+
+
 def test_dso_and_unapplied(env: World, tmp_path: Path) -> None:
     target = tmp_path / "dso.json"
     _ok(["reports", "dso", "--as-of", "2026-09-30", "--format", "json", "-o", str(target)])
