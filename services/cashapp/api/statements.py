@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import tempfile
 from datetime import date
@@ -38,6 +37,7 @@ from services.cashapp.auth import Principal, require
 from services.cashapp.models import Allocation, DecisionRow, ImportFile, Receipt, StatementRow
 from services.cashapp.ruleset import balance_policy
 from services.cashapp.usecases.exceptions import decision_view, receipt_view
+from services.cashapp.usecases.inbox import safe_name
 from services.cashapp.usecases.resolve import decision_summary, reverse
 from shared.config import Settings
 from shared.errors import DomainError, NotFound
@@ -45,7 +45,6 @@ from shared.money import format_minor
 
 router = APIRouter(tags=["statements"], responses=PROBLEM_RESPONSES)
 CURSOR_HELP = "Cursor: the last id of the previous page"
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class TooLarge(DomainError):
@@ -54,8 +53,7 @@ class TooLarge(DomainError):
 
 
 def _store_upload(upload: UploadFile, folder: Path, limit: int) -> tuple[Path, str]:
-    name = _SAFE_NAME.sub("_", Path(upload.filename or "upload").name)[:120].strip("._") or "upload"
-    path = folder / name
+    path = folder / safe_name(upload.filename or "upload")  # the watch folder's rule for names
     digest, size = hashlib.sha256(), 0
     with path.open("wb") as out:
         while chunk := upload.file.read(1 << 20):
