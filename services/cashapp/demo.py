@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from services.cashapp.models import DecisionRow, ExceptionItem, Receipt
 from services.cashapp.rules import default_rules
@@ -87,8 +87,8 @@ def _print_accuracy(engine) -> None:  # type: ignore[no-untyped-def]
 
 def _print_examples(engine) -> None:  # type: ignore[no-untyped-def]
     with Session(engine) as s:
-        q = (select(DecisionRow, Receipt).join(Receipt, Receipt.id == DecisionRow.receipt_id)
-             .order_by(DecisionRow.id))
+        q = (select(DecisionRow, Receipt).join(Receipt, col(Receipt.id) == col(DecisionRow.receipt_id))
+             .order_by(col(DecisionRow.id)))
         pairs = s.execute(q).all()
         seen_rules: set[str] = set()
         print("a few automatic decisions, explained:")
@@ -99,9 +99,9 @@ def _print_examples(engine) -> None:  # type: ignore[no-untyped-def]
                       f"{r.currency} -> {d.customer_id} [{d.rule_id}, score {d.score:.2f}]\n"
                       f"      {d.reason}")
         exc = s.execute(select(ExceptionItem, DecisionRow, Receipt)
-                        .join(DecisionRow, DecisionRow.id == ExceptionItem.decision_id)
-                        .join(Receipt, Receipt.id == ExceptionItem.receipt_id)
-                        .order_by(ExceptionItem.id)).all()
+                        .join(DecisionRow, col(DecisionRow.id) == col(ExceptionItem.decision_id))
+                        .join(Receipt, col(Receipt.id) == col(ExceptionItem.receipt_id))
+                        .order_by(col(ExceptionItem.id))).all()
         print(f"\nexception queue ({len(exc)} item(s)):")
         rows = []
         for e, d, r in exc[:15]:

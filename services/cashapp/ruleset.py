@@ -6,6 +6,8 @@ given), else the TOML file named by ``CASHRECON_RULES_FILE``, else the shipped d
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
@@ -36,7 +38,7 @@ def active_rules(cfg: Settings, engine: Engine | None = None) -> RuleSet:
         return rules_with_source(cfg, session)[1]
 
 
-def balance_policy(cfg: Settings, engine: Engine | None = None) -> str:
+def balance_policy(cfg: Settings, engine: Engine | None = None) -> Literal["hold", "refuse"]:
     """``hold`` | ``refuse``: ``CASHRECON_ON_BALANCE_BREAK`` overrides the rule set's
     ``[ingest] on_balance_break``."""
     if cfg.on_balance_break:

@@ -23,7 +23,7 @@ APPLICATION_COLUMNS = (
 
 def application_rows(session: Session) -> Iterator[dict[str, Any]]:
     """Rows of the applications export, in receipt order."""
-    d, r, s = (m.__table__ for m in (DecisionRow, Receipt, StatementRow))  # type: ignore[attr-defined]
+    d, r, s = (m.__table__ for m in (DecisionRow, Receipt, StatementRow))  # type: ignore[union-attr]
     a = Allocation.__table__  # type: ignore[attr-defined]
     q = (select(d, r.c.bank_reference, r.c.booking_date, r.c.currency, s.c.account)
          .join(r, r.c.id == d.c.receipt_id).join(s, s.c.id == r.c.statement_id)
@@ -80,7 +80,7 @@ def decision_frames(session: Session) -> tuple[Any, Any]:
 
     import polars as pl
 
-    d, r, s = (m.__table__ for m in (DecisionRow, Receipt, StatementRow))  # type: ignore[attr-defined]
+    d, r, s = (m.__table__ for m in (DecisionRow, Receipt, StatementRow))  # type: ignore[union-attr]
     a = Allocation.__table__  # type: ignore[attr-defined]
     q = (select(r.c.bank_reference, s.c.account, d.c.status, d.c.customer_id, a.c.document_number,
                 a.c.amount_minor, d.c.residual_class, d.c.rule_id, d.c.score, d.c.suggestions_json)

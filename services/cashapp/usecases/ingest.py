@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from services.cashapp.models import (
     FileRejection,
@@ -150,10 +150,10 @@ class _FileImport:
             return
         self.seen_statements[ident] = chash
         existing = self.session.execute(
-            select(StatementRow.content_hash).where(
-                StatementRow.account == st.account,
-                StatementRow.statement_key == key,
-                StatementRow.key_date == key_date,
+            select(col(StatementRow.content_hash)).where(
+                col(StatementRow.account) == st.account,
+                col(StatementRow.statement_key) == key,
+                col(StatementRow.key_date) == key_date,
             )
         ).first()
         if existing is not None:
@@ -210,11 +210,10 @@ class _FileImport:
         if in_file is not None and in_file[0] <= key_date:
             return in_file
         row = self.session.execute(
-            select(StatementRow.key_date, StatementRow.closing_minor)
-            .where(StatementRow.account == st.account, StatementRow.currency == st.currency,
-                   StatementRow.closing_minor.is_not(None),  # type: ignore[union-attr]
-                   StatementRow.key_date <= key_date)
-            .order_by(StatementRow.key_date.desc(), StatementRow.id.desc())  # type: ignore[attr-defined]
+            select(col(StatementRow.key_date), col(StatementRow.closing_minor))
+            .where(col(StatementRow.account) == st.account, col(StatementRow.currency) == st.currency,
+                   col(StatementRow.closing_minor).is_not(None), col(StatementRow.key_date) <= key_date)
+            .order_by(col(StatementRow.key_date).desc(), col(StatementRow.id).desc())
             .limit(1)
         ).first()
         return (row[0], row[1]) if row is not None else None
@@ -317,7 +316,7 @@ def import_file(session: Session, path: Path, sha256: str, policy: BalancePolicy
 def _sha_known(engine: Engine, sha: str) -> bool:
     with Session(engine) as session:
         return session.execute(
-            select(ImportFile.id).where(ImportFile.sha256 == sha)
+            select(col(ImportFile.id)).where(col(ImportFile.sha256) == sha)
         ).first() is not None
 
 

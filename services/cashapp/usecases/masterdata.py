@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from services.cashapp.models import (
     Allocation,
@@ -120,7 +120,7 @@ def load_customers(session: Session, data: bytes, file_name: str) -> LoadResult:
     if count == 0:
         rows.error(1, "no data rows")
     rows.raise_if_errors(file_name)
-    existing = set(session.execute(select(Customer.customer_id)).scalars())
+    existing = set(session.execute(select(col(Customer.customer_id))).scalars())
     now = utcnow()
     new = [{"customer_id": c, "customer_name": n, "updated_at": now}
            for c, (n, _) in names.items() if c not in existing]
@@ -159,9 +159,9 @@ def _record_load(session: Session, kind: str, file_name: str, data: bytes, rows:
 
 def _parse_open_item(row: dict[str, str]) -> dict[str, object]:
     """One validated open item (raises ValueError with the reason)."""
-    for col in ("customer_id", "document_number", "currency", "amount", "open_amount"):
-        if not row[col]:
-            raise ValueError(f"{col} is empty")
+    for name in ("customer_id", "document_number", "currency", "amount", "open_amount"):
+        if not row[name]:
+            raise ValueError(f"{name} is empty")
     doc_type = row["document_type"].lower()
     if doc_type not in ("invoice", "credit_note"):
         raise ValueError(f"document_type {row['document_type']!r} is not invoice or credit_note")
@@ -217,7 +217,7 @@ def load_open_items(session: Session, data: bytes, file_name: str) -> LoadResult
 def _replace_open_items(session: Session, items: dict, names: dict[str, str], file_name: str,
                         data: bytes) -> LoadResult:
     now = utcnow()
-    known_customers = set(session.execute(select(Customer.customer_id)).scalars())
+    known_customers = set(session.execute(select(col(Customer.customer_id))).scalars())
     new_customers = [{"customer_id": c, "customer_name": n, "updated_at": now}
                      for c, n in names.items() if c not in known_customers]
     if new_customers:
@@ -249,7 +249,7 @@ def _replace_open_items(session: Session, items: dict, names: dict[str, str], fi
         stmt = (update(tbl).where(tbl.c.id == bindparam("item_id"))
                 .values({**{c: bindparam(c) for c in cols}, "version": tbl.c.version + 1}))
         session.connection().execute(stmt, updates)
-    removed = session.execute(
+    removed = session.connection().execute(
         update(tbl).where(tbl.c.load_id != load.id, tbl.c.in_snapshot.is_(True))
         .values(in_snapshot=False, updated_at=now, version=tbl.c.version + 1)).rowcount
     return LoadResult("open_items", len(items), inserted=len(inserts), updated=len(updates),

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, bindparam, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from services.cashapp.domain.engine import match
 from services.cashapp.domain.rules import RuleSet
@@ -139,10 +139,10 @@ def run_match(engine: Engine, rules: RuleSet, as_of: date, batch_size: int = 500
         with unit_of_work(engine) as session:
             _apply_batch(session, batch, info, open_now, summary.run_id, summary)
     with unit_of_work(engine) as session:
-        run = session.get(MatchRun, summary.run_id)
-        assert run is not None
-        run.receipts = len(decisions)
-        run.auto, run.exceptions, run.ignored = summary.auto, summary.exceptions, summary.ignored
+        done = session.get(MatchRun, summary.run_id)
+        assert done is not None
+        done.receipts = len(decisions)
+        done.auto, done.exceptions, done.ignored = summary.auto, summary.exceptions, summary.ignored
     summary.receipts = len(decisions)
     return summary
 
@@ -154,8 +154,8 @@ def _queue_held(session: Session) -> int:
         r.c.status == ReceiptStatus.HELD)).all()
     if not held:
         return 0
-    have = set(session.execute(select(ExceptionItem.receipt_id).where(
-        ExceptionItem.receipt_id.in_([h[0] for h in held]))).scalars())  # type: ignore[attr-defined]
+    have = set(session.execute(select(col(ExceptionItem.receipt_id)).where(
+        col(ExceptionItem.receipt_id).in_([h[0] for h in held]))).scalars())
     new = [h for h in held if h[0] not in have]
     for rid, amount in new:
         d = DecisionRow(receipt_id=rid, status="exception", exception_reason=HELD_REASON,

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from services.cashapp.models import ImportFile, Receipt, StatementRow
+from services.cashapp.usecases.ingest import ingest_path
 from shared.db import make_engine
 from shared.statements.model import Statement
 from shared.statements.registry import detect
-from services.cashapp.models import ImportFile, Receipt, StatementRow
-from services.cashapp.usecases.ingest import ingest_path
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 SAMPLES = [GOLDEN / "mt940" / "gvc_sepa.sta", GOLDEN / "mt940" / "ing_swift_blocks.sta",
