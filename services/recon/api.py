@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import math
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +35,6 @@ from services.cashapp.api.common import PROBLEM_RESPONSES, Id, actor_of, engine_
 from services.cashapp.auth import Principal, require
 from services.recon import api_schemas as S
 from services.recon.models import ConfirmationRun
-from shared.db import unit_of_work
 from shared.errors import DomainError, ValidationError
 from shared.money import parse_decimal
 
@@ -156,21 +156,32 @@ def create(request: Request, body: S.RunCreate,
         return replay
     minimum = parse_decimal(body.min_balance) if body.min_balance is not None else None
     engine = engine_of(request)
-    # create_run commits on its own connection (a big snapshot is batched), so the audit entry
-    # follows in its own transaction rather than wrapping it.
+    # The audit entry is written inside the run's own transaction: both commit or neither.
     result = create_run(engine, body.as_of, min_balance=minimum, customers=body.customers,
-                        segment=body.segment, out_dir=None)
+                        segment=body.segment, out_dir=None,
+                        on_write=_auditor(request, user, "recon.run.create", lambda s: s))
     view = run_view(get_run(engine, result.run_id))
-    _audit(request, user, "recon.run.create", result.run_id, view)
     idempotency.remember(request, user, digest, 201, view)
     return JSONResponse(view, status_code=201)
 
 
-def _audit(request: Request, user: Principal, action: str, entity_id: int, after: Any) -> None:
+def _auditor(request: Request, user: Principal, action: str,
+             view: Callable[[Any], dict[str, Any]]) -> Callable[[Session, Any], None]:
+    """A callback that records the audit entry in the caller's (the use case's) transaction."""
     actor = actor_of(request, user)
-    with unit_of_work(engine_of(request), immediate=True) as session:
-        audit.record(session, actor.name, actor.role, action, "confirmation_run", entity_id,
+
+    def record(session: Session, what: Any) -> None:
+        after = view(what)
+        audit.record(session, actor.name, actor.role, action, "confirmation_run", after["run_id"],
                      None, after, request_id=actor.request_id)
+
+    return record
+
+
+def _reply_view(outcome: Any) -> dict[str, Any]:
+    data = outcome.to_dict()
+    data.pop("results")
+    return dict(data)
 
 
 @router.post("/recon/runs/{run_id}/responses", summary="Load a customer reply file (CSV)",
@@ -186,14 +197,12 @@ def load_reply(request: Request, run_id: Id,
     with tempfile.TemporaryDirectory(prefix="cashrecon-reply-") as folder:
         path = _store(file, Path(folder), settings_of(request).max_upload_bytes)
         try:
-            result = load_responses(engine_of(request), run_id, path)
+            result = load_responses(engine_of(request), run_id, path,
+                                    on_write=_auditor(request, user, "recon.responses.load", _reply_view))
         except (UnicodeDecodeError, csv.Error) as exc:
             raise ValidationError(f"{path.name}: not a readable CSV file ({exc})",
                                   code="RECON_BAD_REPLY_FILE") from None
-    data = result.to_dict()
-    data.pop("results")
-    _audit(request, user, "recon.responses.load", run_id, data)
-    return data
+    return _reply_view(result)
 
 
 def _store(upload: UploadFile, folder: Path, limit: int) -> Path:

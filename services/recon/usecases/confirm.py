@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -19,6 +20,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, insert, select, update
+from sqlmodel import Session
 
 from services.cashapp.models import Customer
 from services.recon.domain import SNAPSHOT_COLUMNS, as_of_snapshot, balances, snapshot_hash
@@ -101,11 +103,14 @@ def take_snapshot(engine: Engine, as_of: date) -> pl.DataFrame:
 
 def create_run(engine: Engine, as_of: date, *, min_balance: Decimal | None = None,
                customers: list[str] | None = None, segment: str | None = None,
-               out_dir: Path | None = None, letters: bool = True) -> RunResult:
+               out_dir: Path | None = None, letters: bool = True,
+               on_write: Callable[[Session, dict[str, Any]], None] | None = None) -> RunResult:
     """Create a confirmation run as of ``as_of`` and (with ``out_dir``) write its files.
 
     ``letters=False`` writes the CSV/JSON files and summary but no PDF (use :func:`write_letters`
     later, e.g. for a big run). Raises ``RECON_EMPTY_RUN`` when no customer has an open balance.
+    ``on_write(session, summary)`` runs inside the run's transaction (the caller's audit entry
+    commits with the run, or neither does).
     """
     snap, description = _filter(take_snapshot(engine, as_of), min_balance, customers, segment)
     if snap.height == 0:
@@ -113,7 +118,7 @@ def create_run(engine: Engine, as_of: date, *, min_balance: Decimal | None = Non
     run_hash = snapshot_hash(snap)
     hashes = customer_hashes(snap)
     per_customer = _balances_by_customer(snap)
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, immediate=on_write is not None) as session:
         run = ConfirmationRun(as_of=as_of, filter_description=description, customers=len(hashes),
                               items=snap.height, snapshot_hash=run_hash,
                               out_dir=str(out_dir) if out_dir else None)
@@ -129,6 +134,9 @@ def create_run(engine: Engine, as_of: date, *, min_balance: Decimal | None = Non
         for start in range(0, len(confs), _BATCH):
             session.execute(insert(_CONF), confs[start:start + _BATCH])
         run_id = run.id
+        if on_write is not None:
+            on_write(session, {"run_id": run_id, "as_of": as_of.isoformat(), "filter": description,
+                               "customers": len(hashes), "items": snap.height, "snapshot_hash": run_hash})
     written = write_letters(engine, run_id, out_dir, pdf=letters, snapshot=snap) if out_dir else 0
     return RunResult(run_id, as_of, len(hashes), snap.height, run_hash, out_dir, written)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, insert, select, update
+from sqlmodel import Session
 
 from services.cashapp.models import utcnow
 from services.recon.domain import ReconResult, cash_around_cutoff, empty_cash, reconcile_replies
@@ -65,8 +67,12 @@ def cash_frames(engine: Engine, cutoff: date, customers: list[str]) -> tuple[pl.
     return after, unapplied, before
 
 
-def load_responses(engine: Engine, run_id: int, path: Path) -> LoadResult:
-    """Read ``path`` (balance or item reply), reconcile every customer in it, store the outcome."""
+def load_responses(engine: Engine, run_id: int, path: Path,
+                   on_write: Callable[[Session, LoadResult], None] | None = None) -> LoadResult:
+    """Read ``path`` (balance or item reply), reconcile every customer in it, store the outcome.
+
+    ``on_write(session, outcome)`` runs inside the storing transaction (the caller's audit entry).
+    """
     run = get_run(engine, run_id)
     with engine.connect() as conn:
         known = {str(c) for (c,) in conn.execute(select(_CONF.c.customer_id).where(_CONF.c.run_id == run_id))}
@@ -78,14 +84,15 @@ def load_responses(engine: Engine, run_id: int, path: Path) -> LoadResult:
     results = reconcile_replies(snap, receipts_after_cutoff=after, unapplied_cash=unapplied,
                                 cleared_before_cutoff=before, **kwargs)
     outcome = LoadResult(run_id, reply.kind, len(reply.raw), results=results)
-    _store(engine, run_id, reply.kind, path.name, reply.raw, results, outcome)
+    _store(engine, run_id, reply.kind, path.name, reply.raw, results, outcome, on_write)
     return outcome
 
 
 def _store(engine: Engine, run_id: int, kind: str, file_name: str, raw: list[tuple[int, dict[str, str]]],
-           results: list[ReconResult], outcome: LoadResult) -> None:
+           results: list[ReconResult], outcome: LoadResult,
+           on_write: Callable[[Session, LoadResult], None] | None = None) -> None:
     now = utcnow()
-    with unit_of_work(engine) as session:
+    with unit_of_work(engine, immediate=on_write is not None) as session:
         session.execute(insert(_REPLY), [
             {"run_id": run_id, "customer_id": row["customer_id"], "kind": kind, "line_no": line,
              "raw_json": json.dumps(row, sort_keys=True), "file_name": file_name[:255], "received_at": now}
@@ -104,6 +111,8 @@ def _store(engine: Engine, run_id: int, kind: str, file_name: str, raw: list[tup
             if rows:
                 session.execute(insert(_DIFF), rows)
         outcome.differences = dict(sorted(counts.items()))
+        if on_write is not None:
+            on_write(session, outcome)
 
 
 def _difference_row(run_id: int, customer: str, d: dict[str, Any], now: Any) -> dict[str, Any]:

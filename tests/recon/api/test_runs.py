@@ -150,3 +150,19 @@ def test_reply_upload_bounded_by_upload_limit_not_body_limit(api: Api, ledger: W
     assert r.status_code == 200, r.text[:300]
     huge = upload(api, "clerk", run["id"], big * 3)
     assert huge.status_code == 413
+
+
+def test_run_and_its_audit_entry_commit_together(api: Api, ledger: World,
+                                                  monkeypatch: Any) -> None:
+    from services.cashapp import audit
+    from services.recon.models import ConfirmationRun
+
+    def broken(*_a: Any, **_k: Any) -> None:
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(audit, "record", broken)
+    r = api.post("supervisor", "/recon/runs", json={"as_of": CUT.isoformat()})
+    assert r.status_code == 500
+    with Session(api.engine) as s:  # no run without its audit entry
+        assert s.execute(select(func.count()).select_from(ConfirmationRun)).scalar_one() == 0
+        assert s.execute(select(func.count()).select_from(ConfirmationItem)).scalar_one() == 0
