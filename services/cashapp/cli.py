@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -291,11 +290,3 @@ def _register_extensions() -> None:
 
 
 _register_extensions()
-
-
-def main() -> None:  # pragma: no cover
-    try:
-        app()
-    except DomainError as exc:
-        fail(exc)
-    sys.exit(0)

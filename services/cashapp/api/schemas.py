@@ -209,12 +209,9 @@ class DecisionSummary(_Out):
     unapplied: str
 
 
-class ResolveResult(_Out):
-    """``resolved`` (with the new decision) or ``pending_approval`` (with the approval)."""
+class _DecisionSummary(_Out):
+    """The new decision of a resolution (money as decimal strings)."""
 
-    status: str
-    exception_id: int
-    version: int
     decision_id: int | None = None
     decision_status: str | None = None
     reason: str | None = None
@@ -223,6 +220,14 @@ class ResolveResult(_Out):
     fee: str | None = None
     writeoff: str | None = None
     unapplied: str | None = None
+
+
+class ResolveResult(_DecisionSummary):
+    """``resolved`` (with the new decision) or ``pending_approval`` (with the approval)."""
+
+    status: str
+    exception_id: int
+    version: int
     approval_id: int | None = None
     why: str | None = None
 
@@ -247,16 +252,8 @@ class ApprovalPage(_Out):
     next_after_id: int | None
 
 
-class ApprovalOutcome(_Out):
+class ApprovalOutcome(_DecisionSummary):
     approval: ApprovalPublic
-    decision_id: int | None = None
-    decision_status: str | None = None
-    reason: str | None = None
-    amount: str | None = None
-    applied: str | None = None
-    fee: str | None = None
-    writeoff: str | None = None
-    unapplied: str | None = None
 
 
 class RulesPublic(_Out):

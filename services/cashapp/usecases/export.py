@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
@@ -68,7 +70,7 @@ def export_applications(engine: Engine, out: Path) -> int:
     return n
 
 
-def decision_frames(session: Session) -> tuple[Any, Any]:
+def decision_frames(session: Session) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Current decisions as polars frames keyed like a bank statement line.
 
     ``(decisions, suggestions)``: one row per allocated document (``bank_reference,
@@ -76,10 +78,6 @@ def decision_frames(session: Session) -> tuple[Any, Any]:
     residual_class, rule, score``) and one row per ranked suggestion (``bank_reference,
     statement_account, rank, document_numbers``): the shapes ``shared.synth.evaluate`` reads.
     """
-    import json
-
-    import polars as pl
-
     d, r, s = (m.__table__ for m in (DecisionRow, Receipt, StatementRow))  # type: ignore[union-attr]
     a = Allocation.__table__  # type: ignore[attr-defined]
     q = (select(r.c.bank_reference, s.c.account, d.c.status, d.c.customer_id, a.c.document_number,

@@ -50,7 +50,7 @@ class LoadResult:
 class _Rows:
     """CSV rows with 1-based file line numbers and an error list."""
 
-    def __init__(self, data: bytes, required: tuple[str, ...], optional: tuple[str, ...] = ()):
+    def __init__(self, data: bytes, required: tuple[str, ...]):
         text = data.decode("utf-8-sig")
         sample = text[:4096]
         delimiter = ";" if sample.count(";") > sample.count(",") else ","
@@ -191,7 +191,7 @@ def _parse_open_item(row: dict[str, str]) -> dict[str, object]:
 
 def load_open_items(session: Session, data: bytes, file_name: str) -> LoadResult:
     """Replace the open-item snapshot with the file's (see the module docstring)."""
-    rows = _Rows(data, OPEN_ITEM_COLUMNS[:-1], ("payment_reference",))
+    rows = _Rows(data, OPEN_ITEM_COLUMNS[:-1])  # payment_reference may be absent
     items: dict[tuple[str, str, str], dict[str, object]] = {}
     lines: dict[tuple[str, str, str], int] = {}
     names: dict[str, str] = {}
