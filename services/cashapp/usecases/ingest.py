@@ -10,15 +10,13 @@ never stored twice.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -29,19 +27,25 @@ from services.cashapp.models import (
     Receipt,
     ReceiptStatus,
     StatementRow,
+    utcnow,
+)
+from services.cashapp.usecases.ingest_prepare import (
+    AMOUNT,
+    CURRENCY,
+    KEY,
+    LINE_COLUMNS,
+    PreparedStatement,
+    prepare,
 )
 from services.recon.cheques import apply_log_updates
-from shared.db import unit_of_work
+from shared.db import bulk_insert, select_in, unit_of_work
 from shared.errors import DomainError, ImportRefused
 from shared.money import format_minor
-from shared.statements.model import BalanceType, BankLine, SourceFormat, Statement
 from shared.statements.registry import detect
 
 log = logging.getLogger(__name__)
 
 BalancePolicy = Literal["hold", "refuse"]
-_EPOCH = date(1970, 1, 1)
-_NO_REFERENCE = {"", "NONREF", "NOTPROVIDED", "NONE", "N/A"}
 
 
 @dataclass(slots=True)
@@ -84,45 +88,6 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def statement_key(st: Statement) -> str:
-    """Statement identity within an account: the sequence number, else the statement id.
-
-    Some banks (Rabobank) restart sequence numbers every year, so the key date is part of the
-    identity too (see the unique constraint). Without either, the content itself is the key.
-    """
-    if st.sequence:
-        key = f"seq:{st.sequence.strip()}"
-        if st.opening is not None and st.opening.type == BalanceType.ITBD:
-            # A continuation page (opening :60M:) of a statement whose pages share one number.
-            key += f"|from:{st.opening.amount_minor}"
-        return key[:200]
-    if st.statement_id:
-        return f"id:{st.statement_id.strip()}"[:200]
-    return f"content:{st.content_hash()}"
-
-
-def _line_identity(line: BankLine, account: str) -> tuple[str, ...]:
-    ref = (line.bank_reference or "").strip()
-    base = (account, line.currency, ref, line.booking_date.isoformat(), str(line.amount_minor))
-    if ref.upper() in _NO_REFERENCE:
-        # No usable bank reference: the counterparty and text have to tell lines apart.
-        return (*base, line.counterparty_account or "", line.counterparty_name or "",
-                line.remittance or "", line.end_to_end_reference or "")
-    return base
-
-
-def line_keys(st: Statement) -> list[str]:
-    """One key per line; identical lines in one statement get an occurrence number."""
-    seen: Counter[tuple[str, ...]] = Counter()
-    keys = []
-    for line in st.lines:
-        ident = _line_identity(line, st.account)
-        n = seen[ident]
-        seen[ident] += 1
-        keys.append(hashlib.sha256("\x1f".join((*ident, str(n))).encode()).hexdigest())
-    return keys
-
-
 @dataclass(slots=True)
 class _FileImport:
     """State of one file's import inside its transaction."""
@@ -134,12 +99,10 @@ class _FileImport:
     seen_statements: dict[tuple[str, str, date], str] = field(default_factory=dict)
     seen_lines: set[str] = field(default_factory=set)
     last_closing: dict[tuple[str, str], tuple[date, int]] = field(default_factory=dict)
+    now: datetime = field(default_factory=utcnow)
 
-    def add(self, st: Statement) -> None:
-        # Pending entries (camt.052/054 "PDNG") are not booked yet and may never be: they are not
-        # receipts. Stored, they would also hide the booked line that follows under the same key.
-        st.lines = [ln for ln in st.lines if ln.extra.get("status") != "PDNG"]
-        key, key_date, chash = statement_key(st), st.key_date() or _EPOCH, st.content_hash()
+    def add(self, st: PreparedStatement) -> None:
+        key, key_date, chash = st.key, st.key_date, st.content_hash
         ident = (st.account, key, key_date)
         if ident in self.seen_statements:
             if self.seen_statements[ident] != chash:
@@ -149,13 +112,8 @@ class _FileImport:
             self.result.statements_skipped += 1
             return
         self.seen_statements[ident] = chash
-        existing = self.session.execute(
-            select(col(StatementRow.content_hash)).where(
-                col(StatementRow.account) == st.account,
-                col(StatementRow.statement_key) == key,
-                col(StatementRow.key_date) == key_date,
-            )
-        ).first()
+        conn = self.session.connection()
+        existing = conn.execute(_EXISTING, {"account": st.account, "key": key, "key_date": key_date}).first()
         if existing is not None:
             if existing[0] != chash:
                 raise ImportRefused(
@@ -163,122 +121,104 @@ class _FileImport:
                     "different content", code="INGEST_STATEMENT_CONFLICT")
             self.result.statements_skipped += 1
             return
-        status, detail = self._integrity(st, key_date)
+        status, detail = self._integrity(st)
         held = status in (IntegrityStatus.BALANCE_MISMATCH, IntegrityStatus.CONTINUITY_BREAK)
         if held and self.policy == "refuse":
             code = ("INGEST_BALANCE_MISMATCH" if status == IntegrityStatus.BALANCE_MISMATCH
                     else "INGEST_CONTINUITY_BREAK")
             raise ImportRefused(detail or status, code=code, account=st.account)
-        row = StatementRow(
-            import_file_id=self.import_file_id, source_format=str(st.source_format),
-            account=st.account, currency=st.currency, statement_key=key,
-            statement_ref=st.statement_id, sequence=st.sequence, key_date=key_date,
-            statement_date=st.statement_date, from_date=st.from_date, to_date=st.to_date,
-            opening_minor=st.opening.amount_minor if st.opening else None,
-            closing_minor=st.closing.amount_minor if st.closing else None,
-            balances_json=json.dumps([asdict(b) for b in st.balances], default=str),
-            content_hash=chash, integrity_status=status, integrity_detail=detail, held=held,
-        )
-        self.session.add(row)
-        self.session.flush()
-        assert row.id is not None
-        row.lines_count = self._add_lines(st, row.id, held)
+        lines = self._new_lines(st)
+        res = conn.execute(_STATEMENT_TABLE.insert(), {
+            "import_file_id": self.import_file_id, "source_format": st.source_format,
+            "account": st.account, "currency": st.currency, "statement_key": key,
+            "statement_ref": st.statement_id, "sequence": st.sequence, "key_date": key_date,
+            "statement_date": st.statement_date, "from_date": st.from_date, "to_date": st.to_date,
+            "opening_minor": st.opening_minor, "closing_minor": st.closing_minor,
+            "balances_json": st.balances_json, "content_hash": chash, "integrity_status": str(status),
+            "integrity_detail": detail, "held": held, "lines_count": len(lines),
+            "created_at": self.now})
+        statement_id = int(res.inserted_primary_key[0])  # type: ignore[index]
+        open_status = str(ReceiptStatus.HELD if held else ReceiptStatus.UNMATCHED)
+        ignored = str(ReceiptStatus.IGNORED)
+        bulk_insert(conn, _RECEIPT_TABLE, _RECEIPT_COLUMNS,
+                    [(statement_id, open_status if ok else ignored, *row) for row, ok in lines])
+        self.result.lines += len(lines)
         self.result.statements += 1
         self.result.held_statements += int(held)
-        if st.closing is not None:
-            self.last_closing[(st.account, st.currency)] = (key_date, st.closing.amount_minor)
+        if st.closing_minor is not None:
+            self.last_closing[(st.account, st.currency)] = (key_date, st.closing_minor)
 
-    def _integrity(self, st: Statement, key_date: date) -> tuple[IntegrityStatus, str | None]:
-        gap = st.balance_gap()
+    def _integrity(self, st: PreparedStatement) -> tuple[IntegrityStatus, str | None]:
+        gap = st.balance_gap
         if gap is None:
             return IntegrityStatus.UNCHECKED, "no opening and closing booked balance to check"
+        assert st.opening_minor is not None and st.closing_minor is not None
         if gap != 0:
             return IntegrityStatus.BALANCE_MISMATCH, (
-                f"opening {format_minor(st.opening.amount_minor, st.currency)} + lines "  # type: ignore[union-attr]
-                f"!= closing {format_minor(st.closing.amount_minor, st.currency)} "  # type: ignore[union-attr]
+                f"opening {format_minor(st.opening_minor, st.currency)} + lines "
+                f"!= closing {format_minor(st.closing_minor, st.currency)} "
                 f"(difference {format_minor(gap, st.currency)} {st.currency})")
-        prev = self._previous_closing(st, key_date)
-        assert st.opening is not None
-        if prev is not None and prev[1] != st.opening.amount_minor:
+        prev = self._previous_closing(st)
+        if prev is not None and prev[1] != st.opening_minor:
             return IntegrityStatus.CONTINUITY_BREAK, (
-                f"opening {format_minor(st.opening.amount_minor, st.currency)} != previous "
+                f"opening {format_minor(st.opening_minor, st.currency)} != previous "
                 f"closing {format_minor(prev[1], st.currency)} of {prev[0]}")
         return IntegrityStatus.OK, None
 
-    def _previous_closing(self, st: Statement, key_date: date) -> tuple[date, int] | None:
+    def _previous_closing(self, st: PreparedStatement) -> tuple[date, int] | None:
+        key_date = st.key_date
         in_file = self.last_closing.get((st.account, st.currency))
         if in_file is not None and in_file[0] <= key_date:
             return in_file
-        row = self.session.execute(
-            select(col(StatementRow.key_date), col(StatementRow.closing_minor))
-            .where(col(StatementRow.account) == st.account, col(StatementRow.currency) == st.currency,
-                   col(StatementRow.closing_minor).is_not(None), col(StatementRow.key_date) <= key_date)
-            .order_by(col(StatementRow.key_date).desc(), col(StatementRow.id).desc())
-            .limit(1)
-        ).first()
+        row = self.session.connection().execute(
+            _PREVIOUS, {"account": st.account, "currency": st.currency, "key_date": key_date}).first()
         return (row[0], row[1]) if row is not None else None
 
-    def _add_lines(self, st: Statement, statement_id: int, held: bool) -> int:
-        keys = line_keys(st)
-        known = self._known_line_keys(keys)
-        if known and st.source_format == SourceFormat.CHEQUE_LOG:
+    def _new_lines(self, st: PreparedStatement) -> list[tuple[tuple, bool]]:
+        """The statement's lines not stored before (in this file or earlier), with the totals."""
+        keys = [r[KEY] for r in st.rows]
+        conn = self.session.connection()
+        known = set(select_in(conn, _RECEIPT_TABLE.c.line_key, keys)) if keys else set()
+        if known and st.cheque_lines:
             # A later cheque log repeats known cheques with their new status: apply it, not skip it.
             self.result.lines_updated += apply_log_updates(
-                self.session, [(ln, k) for ln, k in zip(st.lines, keys, strict=True) if k in known])
-        rows = []
-        for line, key in zip(st.lines, keys, strict=True):
-            if key in known or key in self.seen_lines:
+                self.session, [(ln, k) for ln, k in zip(st.cheque_lines, keys, strict=True) if k in known])
+        seen = self.seen_lines
+        totals = self.result.totals
+        lines = []
+        for row, ok in zip(st.rows, st.applicable, strict=True):
+            key = row[KEY]
+            if key in known or key in seen:
                 self.result.lines_skipped += 1
                 continue
-            self.seen_lines.add(key)
-            rows.append(_receipt_row(line, key, st.account, statement_id, held))
-            tot = self.result.totals.setdefault(line.currency, {"credit": 0, "debit": 0})
-            if line.amount_minor > 0:
-                tot["credit"] += line.amount_minor
+            seen.add(key)
+            lines.append((row, ok))
+            tot = totals.get(row[CURRENCY])
+            if tot is None:
+                tot = totals[row[CURRENCY]] = {"credit": 0, "debit": 0}
+            amount = row[AMOUNT]
+            if amount > 0:
+                tot["credit"] += amount
             else:
-                tot["debit"] += -line.amount_minor
-        table = Receipt.__table__  # type: ignore[attr-defined]
-        conn = self.session.connection()
-        for i in range(0, len(rows), 2000):  # Core executemany: no ORM work per row
-            conn.execute(table.insert(), rows[i : i + 2000])
-        self.result.lines += len(rows)
-        return len(rows)
-
-    def _known_line_keys(self, keys: list[str]) -> set[str]:
-        known: set[str] = set()
-        col = Receipt.__table__.c.line_key  # type: ignore[attr-defined]
-        for i in range(0, len(keys), 900):
-            chunk = keys[i : i + 900]
-            known.update(self.session.execute(select(col).where(col.in_(chunk))).scalars())
-        return known
+                tot["debit"] -= amount
+        return lines
 
 
-def _receipt_row(line: BankLine, key: str, account: str, statement_id: int, held: bool) -> dict:
-    if line.amount_minor <= 0 or line.is_reversal:
-        status = ReceiptStatus.IGNORED
-    else:
-        status = ReceiptStatus.HELD if held else ReceiptStatus.UNMATCHED
-    return {
-        "statement_id": statement_id, "line_key": key, "account": account,
-        "currency": line.currency, "booking_date": line.booking_date,
-        "value_date": line.value_date, "amount_minor": line.amount_minor,
-        "bank_reference": _clip(line.bank_reference, 200),
-        "end_to_end_reference": _clip(line.end_to_end_reference, 200),
-        "customer_reference": _clip(line.customer_reference, 200),
-        "transaction_code": _clip(line.transaction_code, 64),
-        "counterparty_name": _clip(line.counterparty_name, 300),
-        "counterparty_account": _clip(line.counterparty_account, 64),
-        "counterparty_bic": _clip(line.counterparty_bic, 16),
-        "remittance": line.remittance, "creditor_reference": _clip(line.creditor_reference, 64),
-        "creditor_reference_type": _clip(line.creditor_reference_type, 16),
-        "is_reversal": line.is_reversal, "raw": line.raw,
-        "extra_json": json.dumps(line.extra, default=str, sort_keys=True),
-        "status": str(status), "version": 1,
-    }
-
-
-def _clip(value: str | None, n: int) -> str | None:
-    return value[:n] if value else value
+_STATEMENT_TABLE = StatementRow.__table__  # type: ignore[attr-defined]
+_RECEIPT_TABLE = Receipt.__table__  # type: ignore[attr-defined]
+_EXISTING = select(_STATEMENT_TABLE.c.content_hash).where(
+    _STATEMENT_TABLE.c.account == bindparam("account"),
+    _STATEMENT_TABLE.c.statement_key == bindparam("key"),
+    _STATEMENT_TABLE.c.key_date == bindparam("key_date"))
+_PREVIOUS = (
+    select(_STATEMENT_TABLE.c.key_date, _STATEMENT_TABLE.c.closing_minor)
+    .where(_STATEMENT_TABLE.c.account == bindparam("account"),
+           _STATEMENT_TABLE.c.currency == bindparam("currency"),
+           _STATEMENT_TABLE.c.closing_minor.is_not(None),
+           _STATEMENT_TABLE.c.key_date <= bindparam("key_date"))
+    .order_by(_STATEMENT_TABLE.c.key_date.desc(), _STATEMENT_TABLE.c.id.desc())
+    .limit(1))
+_RECEIPT_COLUMNS = ("statement_id", "status", *LINE_COLUMNS)
 
 
 def import_file(session: Session, path: Path, sha256: str, policy: BalancePolicy) -> IngestResult:
@@ -297,7 +237,7 @@ def import_file(session: Session, path: Path, sha256: str, policy: BalancePolicy
     formats: set[str] = set()
     for st in parser.parse(path):
         formats.add(str(st.source_format))
-        state.add(st)
+        state.add(prepare(st))
     if not formats:
         raise ImportRefused("the file holds no statement", code="INGEST_NO_STATEMENT")
     result.format = ",".join(sorted(formats))

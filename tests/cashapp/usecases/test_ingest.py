@@ -154,3 +154,26 @@ def test_truncated_statement_leaves_nothing(db: Engine, tmp_path: Path) -> None:
     res = ingest_path(db, _write(tmp_path, "cut.sta", cut))
     assert res.status == "quarantined"
     assert _count(db, Receipt) == 0 and _count(db, StatementRow) == 0
+
+
+def test_prepared_statement_hash_is_the_statement_content_hash() -> None:
+    from datetime import date
+
+    from services.cashapp.usecases.ingest_prepare import prepare
+    from shared.statements.model import Balance, BankLine, SourceFormat, Statement
+
+    lines = [BankLine(booking_date=date(2026, 3, 2), amount_minor=1500, currency="EUR",
+                      bank_reference="B1", remittance="INV-1", extra={"gvc": "166", "n": [1, 2]}),
+             BankLine(booking_date=date(2026, 3, 2), amount_minor=-200, currency="EUR", raw="x"),
+             BankLine(booking_date=date(2026, 3, 3), amount_minor=300, currency="EUR",
+                      extra={"status": "PDNG"})]
+    st = Statement(source_format=SourceFormat.MT940, account="DE1", currency="EUR", sequence="7/1",
+                   opening=Balance("OPBD", 100, "EUR"), closing=Balance("CLBD", 1400, "EUR"),
+                   lines=lines)
+    p = prepare(st)
+    assert [r[3] for r in p.rows] == [date(2026, 3, 2), date(2026, 3, 2)]  # pending line dropped
+    assert p.content_hash == st.content_hash()
+    assert p.applicable == [True, False]
+    assert p.balance_gap == st.balance_gap() == 0
+    assert p.rows[0][-1] == '{"gvc": "166", "n": [1, 2]}' and p.rows[1][-1] == "{}"
+    assert p.key == "seq:7/1"
