@@ -90,15 +90,55 @@ def unit_of_work(engine: Engine, *, immediate: bool = False) -> Iterator[Session
             raise
 
 
+def driver_sql(conn: Connection, sql: str) -> str:
+    """``sql`` written with ``?`` placeholders, in the driver's own parameter style."""
+    return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+
+
+def _bind_rows(conn: Connection, table: Table, names: list[str], rows: Sequence[Sequence[Any]],
+               defaults: list[Any]) -> Sequence[Sequence[Any]]:
+    """Rows with the defaults appended and dates/timestamps bound by their column types."""
+    convert: list[tuple[int, Any]] = []
+    for i, name in enumerate(names):
+        t = table.c[name].type
+        if isinstance(getattr(t, "impl", t), Date | DateTime):  # the only types that need binding
+            proc = t._cached_bind_processor(conn.dialect)
+            if proc is not None:
+                convert.append((i, proc))
+    width = len(names) - len(defaults)
+    tail = list(defaults)
+    for i, fn in convert:
+        if i >= width:  # a default: the same value for every row, bound once
+            tail[i - width] = fn(tail[i - width])
+    convert = [(i, fn) for i, fn in convert if i < width]
+    if not tail and not convert:
+        return rows
+    fixed = []
+    caches: list[dict[Any, Any]] = [{} for _ in convert]
+    for r in rows:
+        row = [*r, *tail]
+        for (i, fn), cache in zip(convert, caches, strict=True):
+            v = row[i]
+            b = cache.get(v, cache)
+            if b is cache:  # dates repeat a lot within a batch: bind each one once
+                b = cache[v] = fn(v)
+            row[i] = b
+        fixed.append(tuple(row))
+    return fixed
+
+
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                chunk: int = 5000) -> int:
+                chunk: int = 5000, on_conflict_ignore: str | None = None) -> int:
     """``INSERT`` many rows of plain tuples straight through the driver's ``executemany``.
 
     For the hot paths (bank lines, decisions, allocations, outbox rows): SQLAlchemy's per-row
     parameter processing costs more than the insert itself. Values are what the column types take
-    (``date``, ``datetime``, ``bool``, ``int``, ``str``); dates and timestamps go through their column
-    type's own bind processing, so that ORM reads see the same values as after an ORM insert. Columns left out get
-    their Python-side default (evaluated once per call), as an ORM insert would.
+    (``date``, ``datetime``, ``bool``, ``int``, ``str``); dates and timestamps go through their
+    column type's own bind processing, so that ORM reads see the same values as after an ORM
+    insert. Columns left out get their Python-side default (evaluated once per call), as an ORM
+    insert would.
+    ``on_conflict_ignore`` names a unique column: a row whose value is taken is skipped (SQLite
+    and PostgreSQL both say ``ON CONFLICT (col) DO NOTHING``). Returns the number of rows given.
     """
     if not rows:
         return 0
@@ -110,38 +150,15 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Se
         arg = c.default.arg  # type: ignore[attr-defined]
         defaults.append(arg(None) if callable(arg) and c.default.is_callable else arg)  # type: ignore[attr-defined]
         names.append(c.name)
-    convert: list[tuple[int, Any]] = []
-    for i, name in enumerate(names):
-        t = table.c[name].type
-        if isinstance(getattr(t, "impl", t), Date | DateTime):  # the only types that need binding
-            proc = t._cached_bind_processor(conn.dialect)
-            if proc is not None:
-                convert.append((i, proc))
-    width = len(columns)
-    tail = list(defaults)
-    for i, fn in convert:
-        if i >= width:  # a default: the same value for every row, bound once
-            tail[i - width] = fn(tail[i - width])
-    convert = [(i, fn) for i, fn in convert if i < width]
-    if tail or convert:
-        fixed = []
-        caches: list[dict[Any, Any]] = [{} for _ in convert]
-        for r in rows:
-            row = [*r, *tail]
-            for (i, fn), cache in zip(convert, caches, strict=True):
-                v = row[i]
-                b = cache.get(v, cache)
-                if b is cache:  # dates repeat a lot within a statement: bind each one once
-                    b = cache[v] = fn(v)
-                row[i] = b
-            fixed.append(row)
-        rows = fixed
+    rows = _bind_rows(conn, table, names, rows, defaults)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     prep = conn.dialect.identifier_preparer
     sql = (f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)}) "
            f"VALUES ({', '.join([mark] * len(names))})")
+    if on_conflict_ignore:
+        sql += f" ON CONFLICT ({prep.quote(on_conflict_ignore)}) DO NOTHING"
     for i in range(0, len(rows), chunk):
-        conn.exec_driver_sql(sql, [tuple(r) for r in rows[i : i + chunk]])
+        conn.exec_driver_sql(sql, [r if type(r) is tuple else tuple(r) for r in rows[i : i + chunk]])
     return len(rows)
 
 

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, insert, select
 from sqlmodel import Session, col
 
 from services.cashapp.domain.engine import match
@@ -32,9 +32,9 @@ from services.cashapp.models import (
     ReceiptStatus,
     utcnow,
 )
-from services.cashapp.usecases.post import enqueue_decisions
+from services.cashapp.usecases.post import enqueue_new_allocations
 from services.recon.cheques import match_open_deposits
-from shared.db import unit_of_work
+from shared.db import bulk_insert, driver_sql, unit_of_work
 from shared.errors import Conflict
 from shared.iban import normalize_account
 
@@ -132,7 +132,7 @@ def run_match(engine: Engine, rules: RuleSet, as_of: date, batch_size: int = 500
     decisions = match(receipts, items, customers, accounts, rules, as_of) if receipts.height else []
     info = {row["receipt_id"]: row for row in receipts.select(
         "receipt_id", "currency", "booking_date", "amount_minor", "counterparty_account",
-        "counterparty_name").iter_rows(named=True)}
+        "counterparty_name", "account", "bank_reference").iter_rows(named=True)}
     open_now = dict(zip(items["item_id"].to_list(), items["open_amount_minor"].to_list(), strict=True))
     for start in range(0, len(decisions), batch_size):
         batch = decisions[start : start + batch_size]
@@ -169,50 +169,91 @@ def _queue_held(session: Session) -> int:
 
 def _apply_batch(session: Session, batch: list[Any], info: dict[int, dict], open_now: dict[int, int],
                  run_id: int | None, summary: MatchSummary) -> None:
+    """Write one batch of decisions through the driver: the matcher's hot path."""
     now = utcnow()
+    conn = session.connection()
     deltas: Counter[int] = Counter()
     for d in batch:
         for a in d.allocations:
             deltas[a.item_id] += a.amount_minor
-    _reduce_open_amounts(session, deltas, open_now)
-    decision_rows = [_decision_row(d, info[d.receipt_id], run_id, now) for d in batch]
-    ids = _insert_returning_ids(session, decision_rows)
-    allocs, excs, statuses, learned = [], [], [], []
+    _reduce_open_amounts(conn, deltas, open_now)
+    ids = _insert_decisions(conn, [_decision_row(d, info[d.receipt_id], run_id, now) for d in batch])
+    allocs: list[tuple] = []
+    excs: list[tuple] = []
+    statuses: list[tuple] = []
+    learned: list[tuple[str, dict]] = []
     for d, did in zip(batch, ids, strict=True):
         rec = info[d.receipt_id]
-        status = _receipt_status(d)
-        statuses.append({"rid": d.receipt_id, "new_status": status})
+        statuses.append((_receipt_status(d), d.receipt_id, _UNMATCHED))
         summary.by_rule[d.rule_id or "-"] = summary.by_rule.get(d.rule_id or "-", 0) + 1
         if d.status == "auto":
             summary.auto += 1
             ccy = rec["currency"]
             summary.applied_minor[ccy] = summary.applied_minor.get(ccy, 0) + d.applied_minor
-            allocs += [{"decision_id": did, "receipt_id": d.receipt_id, "item_id": a.item_id,
-                        "customer_id": a.customer_id, "document_number": a.document_number,
-                        "currency": ccy, "amount_minor": a.amount_minor,
-                        "effective_date": rec["booking_date"], "created_at": now}
-                       for a in d.allocations]
+            allocs += [(did, d.receipt_id, a.item_id, a.customer_id, a.document_number, ccy,
+                        a.amount_minor, rec["booking_date"], now) for a in d.allocations]
             if (d.rule_id or "").startswith(LEARN_FROM_RULES) and d.customer_id:
                 learned.append((d.customer_id, rec))
         elif d.status == "exception":
             summary.exceptions += 1
-            excs.append({"receipt_id": d.receipt_id, "decision_id": did,
-                         "reason": d.exception_reason or "NO_CANDIDATE", "status": "open",
-                         "version": 1, "created_at": now, "updated_at": now})
+            excs.append((d.receipt_id, did, d.exception_reason or "NO_CANDIDATE", "open", 1, now, now))
         else:
             summary.ignored += 1
     if allocs:
-        session.connection().execute(insert(Allocation.__table__), allocs)  # type: ignore[attr-defined]
         # Same transaction as the allocations: the ERP hears of every one of them, exactly once.
-        enqueue_decisions(session, [did for d, did in zip(batch, ids, strict=True)
-                                    if d.status == "auto"])
-    if excs:
-        session.connection().execute(insert(ExceptionItem.__table__), excs)  # type: ignore[attr-defined]
-    r = Receipt.__table__  # type: ignore[attr-defined]
-    session.connection().execute(
-        update(r).where(r.c.id == bindparam("rid"), r.c.status == ReceiptStatus.UNMATCHED)
-        .values(status=bindparam("new_status"), version=r.c.version + 1), statuses)
+        enqueue_new_allocations(session, _insert_allocations(conn, allocs, info))
+    bulk_insert(conn, ExceptionItem.__table__, _EXCEPTION_COLUMNS, excs)  # type: ignore[attr-defined]
+    conn.exec_driver_sql(driver_sql(
+        conn, "UPDATE receipt SET status = ?, version = version + 1 WHERE id = ? AND status = ?"), statuses)
     learn_aliases(session, learned)
+
+
+_UNMATCHED = str(ReceiptStatus.UNMATCHED)
+_ALLOCATION_COLUMNS = ("decision_id", "receipt_id", "item_id", "customer_id", "document_number",
+                       "currency", "amount_minor", "effective_date", "created_at")
+_EXCEPTION_COLUMNS = ("receipt_id", "decision_id", "reason", "status", "version", "created_at", "updated_at")
+_DECISION_COLUMNS = (
+    "receipt_id", "run_id", "status", "customer_id", "rule_id", "ruleset_version", "score", "reason",
+    "exception_reason", "amount_minor", "applied_minor", "fee_minor", "writeoff_minor",
+    "unapplied_minor", "short_minor", "residual_class", "suggestions_json", "is_current",
+    "created_by", "created_at",
+)
+
+
+@dataclass(slots=True)
+class _NewAllocation:
+    """An allocation just written, with what its ERP posting needs (``allocation_payload``)."""
+
+    id: int
+    decision_id: int
+    receipt_id: int
+    item_id: int
+    customer_id: str
+    document_number: str
+    currency: str
+    amount_minor: int
+    effective_date: date
+    account: str
+    bank_reference: str | None
+    reverses_id: int | None = None
+
+
+def _insert_allocations(conn: Any, rows: list[tuple], info: dict[int, dict]) -> list[_NewAllocation]:
+    """Insert the batch's allocations and give them back with their ids, in insertion order."""
+    before = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM allocation").scalar_one()
+    bulk_insert(conn, Allocation.__table__, _ALLOCATION_COLUMNS, rows)  # type: ignore[attr-defined]
+    lo, hi = min(r[0] for r in rows), max(r[0] for r in rows)
+    ids: dict[tuple[int, int], list[int]] = {}
+    for aid, did, iid in conn.exec_driver_sql(driver_sql(
+            conn, "SELECT id, decision_id, item_id FROM allocation WHERE id > ? AND decision_id BETWEEN ? AND ? "
+            "ORDER BY id"), (before, lo, hi)):
+        ids.setdefault((did, iid), []).append(aid)
+    out = []
+    for did, rid, iid, cid, doc, ccy, amount, eff, _ in rows:
+        rec = info[rid]
+        out.append(_NewAllocation(ids[(did, iid)].pop(0), did, rid, iid, cid, doc, ccy, amount, eff,
+                                  rec["account"], rec["bank_reference"]))
+    return out
 
 
 def _receipt_status(d: Any) -> str:
@@ -223,55 +264,44 @@ def _receipt_status(d: Any) -> str:
     return ReceiptStatus.IGNORED
 
 
-def _reduce_open_amounts(session: Session, deltas: Counter[int], open_now: dict[int, int]) -> None:
+def _reduce_open_amounts(conn: Any, deltas: Counter[int], open_now: dict[int, int]) -> None:
     if not deltas:
         return
-    o = OpenItem.__table__  # type: ignore[attr-defined]
     params = []
     for item_id, delta in deltas.items():
         before = open_now[item_id]
-        params.append({"iid": item_id, "before": before, "after": before - delta})
+        params.append((before - delta, item_id, before))
         open_now[item_id] = before - delta
-    stmt = (update(o).where(o.c.id == bindparam("iid"), o.c.open_amount_minor == bindparam("before"))
-            .values(open_amount_minor=bindparam("after"), version=o.c.version + 1))
-    result = session.connection().execute(stmt, params)
+    result = conn.exec_driver_sql(driver_sql(
+        conn, "UPDATE open_item SET open_amount_minor = ?, version = version + 1 "
+        "WHERE id = ? AND open_amount_minor = ?"), params)
     if result.rowcount is not None and result.rowcount >= 0 and result.rowcount != len(params):
         raise Conflict("open items changed while matching; run match again",
                        code="CASHAPP_STALE_VERSION")
 
 
-def _insert_returning_ids(session: Session, rows: list[dict]) -> list[int]:
+def _insert_decisions(conn: Any, rows: list[tuple]) -> list[int]:
     """Insert the decision rows and give their ids in the same order.
 
-    A plain executemany, then one look-up by (run, receipt): SQLite executes an ordered
-    INSERT ... RETURNING one row at a time, which dominated the whole match.
+    A plain executemany, then one range read of this run's new rows: SQLite executes an
+    ordered INSERT ... RETURNING one row at a time, which dominated the whole match.
     """
-    t = DecisionRow.__table__  # type: ignore[attr-defined]
     if not rows:
         return []
-    conn = session.connection()
-    conn.execute(insert(t), rows)
-    run_id = rows[0]["run_id"]
-    receipt_ids = [r["receipt_id"] for r in rows]
-    by_receipt: dict[int, int] = {}
-    for i in range(0, len(receipt_ids), 900):
-        by_receipt.update(conn.execute(select(t.c.receipt_id, t.c.id).where(
-            t.c.run_id == run_id, t.c.receipt_id.in_(receipt_ids[i : i + 900]))).tuples().all())
-    return [by_receipt[rid] for rid in receipt_ids]
+    before = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM decision").scalar_one()
+    bulk_insert(conn, DecisionRow.__table__, _DECISION_COLUMNS, rows)  # type: ignore[attr-defined]
+    by_receipt = dict(conn.exec_driver_sql(driver_sql(
+        conn, "SELECT receipt_id, id FROM decision WHERE id > ? AND run_id = ?"), (before, rows[0][1])).all())
+    return [by_receipt[r[0]] for r in rows]
 
 
-def _decision_row(d: Any, rec: dict, run_id: int | None, now: Any) -> dict:
-    return {
-        "receipt_id": d.receipt_id, "run_id": run_id, "status": d.status,
-        "customer_id": d.customer_id, "rule_id": d.rule_id, "ruleset_version": d.ruleset_version,
-        "score": float(d.score), "reason": d.reason, "exception_reason": d.exception_reason,
-        "amount_minor": rec["amount_minor"], "applied_minor": d.applied_minor,
-        "fee_minor": d.fee_minor, "writeoff_minor": d.writeoff_minor,
-        "unapplied_minor": d.unapplied_minor, "short_minor": d.short_minor,
-        "residual_class": str(d.residual_class),
-        "suggestions_json": json.dumps([_plain(s) for s in d.suggestions], default=str),
-        "is_current": True, "created_by": "engine", "created_at": now,
-    }
+def _decision_row(d: Any, rec: dict, run_id: int | None, now: Any) -> tuple:
+    return (
+        d.receipt_id, run_id, d.status, d.customer_id, d.rule_id, d.ruleset_version, float(d.score),
+        d.reason, d.exception_reason, rec["amount_minor"], d.applied_minor, d.fee_minor,
+        d.writeoff_minor, d.unapplied_minor, d.short_minor, str(d.residual_class),
+        json.dumps([_plain(s) for s in d.suggestions], default=str), True, "engine", now,
+    )
 
 
 def _plain(obj: Any) -> Any:

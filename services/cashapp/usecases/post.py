@@ -39,7 +39,7 @@ from services.cashapp.models_outbox import (
     PostingFailure,
 )
 from services.recon import cheques
-from shared.db import unit_of_work
+from shared.db import bulk_insert, unit_of_work
 from shared.erp.base import Ack, ErpAdapter, PermanentError, Posting, TransientError
 from shared.errors import Conflict, ValidationError
 from shared.money import format_minor
@@ -127,6 +127,27 @@ def enqueue_decisions(session: Session, decision_ids: Sequence[int]) -> int:
         return 0
     where = _A.c.decision_id.between(min(ids), max(ids))
     return _enqueue_allocation_rows(session, where, keep=lambda r: r.decision_id in ids)
+
+
+def enqueue_new_allocations(session: Session, rows: Sequence[Any]) -> int:
+    """Outbox rows for allocations just written in this transaction, built from memory.
+
+    ``rows`` carry the attributes ``allocation_payload`` reads (the allocation's own columns plus
+    the receipt's ``account`` and ``bank_reference``). Written straight through the driver; a key
+    already present is left alone, as in every other enqueue.
+    """
+    now = utcnow()
+    out = []
+    for r in rows:
+        kind = OutboxKind.APPLICATION if r.reverses_id is None else OutboxKind.REVERSAL
+        out.append((f"{ALLOCATION_KEY_PREFIX}{r.id}", str(kind), _canonical(allocation_payload(r)),
+                    _PENDING, 0, now, now))
+    return bulk_insert(session.connection(), _O, _OUTBOX_COLUMNS, out, on_conflict_ignore="posting_key")
+
+
+_PENDING = OutboxStatus.PENDING.value
+_OUTBOX_COLUMNS = ("posting_key", "kind", "payload_json", "status", "attempts", "next_attempt_at",
+                   "created_at")
 
 
 def enqueue_allocation_ids(session: Session, allocation_ids: Sequence[int]) -> int:
