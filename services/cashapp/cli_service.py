@@ -29,10 +29,11 @@ def serve(
     """Run the REST API (OpenAPI at /docs)."""
     import uvicorn
 
-    from services.cashapp.service_config import ServiceSettings
+    from services.cashapp.api.app import default_engine
+    from shared.config import Settings
 
-    cfg = ServiceSettings()
-    _engine().dispose()  # migrate once before the workers start
+    cfg = Settings()
+    default_engine(cfg).dispose()  # migrate once before the workers start
     uvicorn.run("services.cashapp.cli_service:app_factory", factory=True, host=host or cfg.host,
                 port=port or cfg.port, workers=workers, proxy_headers=True)
 

@@ -25,17 +25,17 @@ def poll(
     quarantined or could not be cleared remotely, 2 when the server could not be used."""
     from services.cashapp.cli import engine as migrated_engine
     from services.cashapp.ruleset import balance_policy
-    from services.cashapp.usecases.sftp import SftpSettings, poll_once
+    from services.cashapp.usecases.sftp import poll_once
     from shared.config import Settings
     from shared.errors import DomainError
 
-    cfg, sftp_cfg = Settings(), SftpSettings()
-    if not sftp_cfg.host:
+    cfg = Settings()
+    if not cfg.sftp.host:
         typer.echo("error: CONFIG_INVALID: CASHRECON_SFTP_HOST is not set", err=True)
         raise typer.Exit(2)
     engine = migrated_engine(cfg)  # the same database set-up as ``cashrecon ingest``
     try:
-        results = poll_once(engine, sftp_cfg, cfg.watch_dir, balance_policy(cfg, engine))  # type: ignore[arg-type]
+        results = poll_once(engine, cfg.sftp, cfg.watch_dir, balance_policy(cfg, engine))  # type: ignore[arg-type]
     except DomainError as exc:
         typer.echo(f"error: {exc.code}: {exc.message}", err=True)
         raise typer.Exit(2) from exc

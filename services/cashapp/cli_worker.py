@@ -63,7 +63,7 @@ def post(
     cfg = Settings()
     engine = make_engine(cfg.database_url)
     try:
-        adapter = make_adapter()
+        adapter = make_adapter(cfg.erp)
         result = relay_until_idle(engine, adapter, worker_id(), batch=batch)
     except DomainError as exc:
         typer.echo(f"error: {exc.code}: {exc.message}", err=True)

@@ -28,7 +28,6 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.worker import func
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.cashapp.ruleset import balance_policy
 from services.cashapp.usecases.sftp import sftp_poll_job
@@ -41,27 +40,16 @@ log = logging.getLogger(__name__)
 Job = Callable[..., Awaitable[dict[str, Any]]]
 
 
-class WorkerConfig(BaseSettings):
-    """Worker knobs (env prefix ``CASHRECON_``)."""
-
-    model_config = SettingsConfigDict(env_prefix="CASHRECON_", env_file=".env", extra="ignore")
-
-    queue_name: str = "cashrecon"
-    relay_batch: int = 100
-    relay_lease_seconds: int = 60
-    job_timeout_seconds: int = 600
-
-
 def worker_id() -> str:
     """Identifies this process as a lease owner (host, pid and a random part)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def build_ctx(cfg: Settings | None = None) -> dict[str, Any]:
-    """The resources every job takes from ``ctx``."""
+    """The resources every job takes from ``ctx``; ``ctx["settings"]`` is the one ``Settings``."""
     cfg = cfg or Settings()
-    return {"settings": cfg, "config": WorkerConfig(), "engine": make_engine(cfg.database_url),
-            "adapter": make_adapter(), "worker_id": worker_id()}
+    return {"settings": cfg, "engine": make_engine(cfg.database_url),
+            "adapter": make_adapter(cfg.erp), "worker_id": worker_id()}
 
 
 def close_ctx(ctx: dict[str, Any]) -> None:
@@ -154,7 +142,7 @@ async def post_job(ctx: dict[str, Any]) -> dict[str, Any]:
     """Relay due outbox rows to the ERP until none is left (retries wait for their time)."""
     from services.cashapp.usecases.post import relay_until_idle
 
-    cfg: WorkerConfig = ctx.get("config") or WorkerConfig()
+    cfg: Settings = ctx["settings"]
     r = await asyncio.to_thread(relay_until_idle, ctx["engine"], ctx["adapter"], ctx["worker_id"],
                                 cfg.relay_batch, cfg.relay_lease_seconds)
     return {"claimed": r.claimed, "posted": r.posted, "duplicates": r.duplicates,
@@ -188,7 +176,7 @@ async def enqueue_or_run(function: str, *args: Any, job_id: str | None = None,
         raise KeyError(f"unknown job {function!r}")
     if cfg.redis_url:
         pool = await create_pool(RedisSettings.from_dsn(cfg.redis_url),
-                                 default_queue_name=WorkerConfig().queue_name)
+                                 default_queue_name=cfg.queue_name)
         try:
             return await pool.enqueue_job(function, *args, _job_id=job_id or default_job_id(function, *args))
         finally:
@@ -207,8 +195,7 @@ def enqueue_or_run_sync(function: str, *args: Any, **kwargs: Any) -> Any:
     return asyncio.run(enqueue_or_run(function, *args, **kwargs))
 
 
-def _redis_settings() -> RedisSettings:
-    return RedisSettings.from_dsn(Settings().redis_url or "redis://127.0.0.1:6379/0")
+_IMPORT_SETTINGS = Settings()  # arq reads WorkerSettings' attributes: the settings when it was imported
 
 
 class WorkerSettings:
@@ -224,8 +211,8 @@ class WorkerSettings:
     ]
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings = _redis_settings()
-    queue_name = WorkerConfig().queue_name
+    redis_settings = RedisSettings.from_dsn(_IMPORT_SETTINGS.redis_url or "redis://127.0.0.1:6379/0")
+    queue_name = _IMPORT_SETTINGS.queue_name
     health_check_interval = 30  # `arq --check` notices a dead worker within a minute
-    job_timeout = WorkerConfig().job_timeout_seconds
+    job_timeout = _IMPORT_SETTINGS.job_timeout_seconds
     max_tries = 5

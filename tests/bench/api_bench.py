@@ -334,7 +334,7 @@ def worker_figures(tmp: Path, receipts: int, seed: int = 5) -> dict[str, Any]:
 
 def _worker_ctx(tmp: Path, synth_dir: Path) -> tuple[Any, dict[str, Any], Any]:
     from services.cashapp.usecases.masterdata import load_file
-    from services.cashapp.worker import WorkerConfig, worker_id
+    from services.cashapp.worker import worker_id
     from shared.config import Settings
     from shared.db import make_engine, migrate, unit_of_work
     from shared.erp.file import FileAdapter
@@ -347,7 +347,7 @@ def _worker_ctx(tmp: Path, synth_dir: Path) -> tuple[Any, dict[str, Any], Any]:
         load_file(s, "open_items", synth_dir / "open_items.csv")
     cfg = Settings(database_url=url, redis_url=None, watch_dir=tmp / "inbox", rules_file=None,
                    on_balance_break=None)
-    ctx = {"settings": cfg, "config": WorkerConfig(), "engine": engine,
+    ctx = {"settings": cfg, "engine": engine,
            "adapter": FileAdapter(tmp / "erp-outbox"), "worker_id": worker_id()}
     return engine, ctx, cfg
 

@@ -63,14 +63,10 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def known_setting_envs() -> set[str]:
-    """Every ``CASHRECON_*`` variable some settings class of the product reads."""
-    from services.cashapp.service_config import ServiceSettings
-    from services.cashapp.worker import WorkerConfig
-    from shared.config import Settings
-    from shared.erp import ErpSettings
+    """Every ``CASHRECON_*`` variable the product's one ``Settings`` object reads."""
+    from shared.config import env_names
 
-    return {f"CASHRECON_{name.upper()}" for cls in (Settings, ServiceSettings, ErpSettings, WorkerConfig)
-            for name in cls.model_fields}
+    return set(env_names())
 
 
 def is_one_shot(name: str, services: dict[str, Any]) -> bool:

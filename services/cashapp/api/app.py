@@ -28,8 +28,8 @@ from services.cashapp.api import statements as statements_api
 from services.cashapp.api import users as users_api
 from services.cashapp.api.common import problem
 from services.cashapp.api.schemas import Health, Problem
-from services.cashapp.service_config import ServiceSettings
 from services.recon import api as recon_api
+from shared.config import Settings
 from shared.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class NulCharacter(StarletteHTTPException):
 class Guard:
     """ASGI middleware: request id, and a body limit enforced while the body streams in."""
 
-    def __init__(self, app: ASGIApp, settings: ServiceSettings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app, self.settings = app, settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -137,23 +137,23 @@ def _install_handlers(app: FastAPI) -> None:
         return problem(request, 500, "INTERNAL_ERROR", "an internal error occurred; see the logs")
 
 
-def default_engine() -> Engine:
+def default_engine(settings: Settings | None = None) -> Engine:
     """The configured database, migrated (the ``cashrecon serve`` default)."""
-    from shared.config import Settings
     from shared.db import make_engine, migrate
 
-    eng = make_engine(Settings().database_url)
+    eng = make_engine((settings or Settings()).database_url)
     migrate(eng)
     return eng
 
 
-def create_app(engine: Engine | None = None, settings: ServiceSettings | None = None) -> FastAPI:
-    """The REST API over ``engine`` (default: the configured database)."""
-    settings = settings or ServiceSettings()
+def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
+    """The REST API over ``engine`` (default: the configured database) with ``settings``
+    (default: read from the environment); routes read them with ``settings_of(request)``."""
+    settings = settings or Settings()
     app = FastAPI(title="cashrecon", version="0.1.0", docs_url="/docs",
                   description="Cash application and reconciliation for AR teams. Authenticate "
                               "with `Authorization: Bearer <API key>`. Money is a decimal string.")
-    app.state.engine = engine if engine is not None else default_engine()
+    app.state.engine = engine if engine is not None else default_engine(settings)
     app.state.settings = settings
     _install_handlers(app)
     app.add_middleware(Guard, settings=settings)

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from services.cashapp.auth import Principal
-from services.cashapp.service_config import ServiceSettings
 from services.cashapp.usecases.exceptions import Actor
+from shared.config import Settings
 from shared.errors import ValidationError
 
 PROBLEM = "application/problem+json"
@@ -46,8 +46,8 @@ def engine_of(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def settings_of(request: Request) -> ServiceSettings:
-    """The app's service settings."""
+def settings_of(request: Request) -> Settings:
+    """The app's settings (the one ``Settings`` object it was created with)."""
     return request.app.state.settings  # type: ignore[no-any-return]
 
 

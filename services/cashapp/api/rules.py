@@ -20,12 +20,11 @@ from sqlmodel import Session, col
 from services.cashapp import audit
 from services.cashapp.api import idempotency
 from services.cashapp.api import schemas as S
-from services.cashapp.api.common import PROBLEM_RESPONSES, actor_of, engine_of, page_limit
+from services.cashapp.api.common import PROBLEM_RESPONSES, actor_of, engine_of, page_limit, settings_of
 from services.cashapp.auth import Principal, require
 from services.cashapp.domain.rules import load_rules
 from services.cashapp.models_service import RuleSetVersion
 from services.cashapp.ruleset import rules_with_source
-from shared.config import Settings
 from shared.errors import Conflict
 
 router = APIRouter(tags=["rules"], responses=PROBLEM_RESPONSES)
@@ -44,15 +43,15 @@ def parse_rules(text: str) -> Any:
     return load_rules(text)
 
 
-def active_rules_source(session: Session) -> tuple[str, Any]:
+def active_rules_source(request: Request, session: Session) -> tuple[str, Any]:
     """(where from, RuleSet): the newest uploaded version, else the configured file/defaults."""
-    return rules_with_source(Settings(), session)
+    return rules_with_source(settings_of(request), session)
 
 
 @router.get("/rules", summary="The active rule set", response_model=S.RulesPublic)
 def show_rules(request: Request, user: Principal = Depends(require("rules.read"))) -> dict:
     with Session(engine_of(request)) as session:
-        source, rules = active_rules_source(session)
+        source, rules = active_rules_source(request, session)
     return {"source": source, "version": rules.version, "rules": rules.model_dump(mode="json")}
 
 
@@ -81,7 +80,7 @@ def upload_rules(request: Request, body: RulesBody,
                 col(RuleSetVersion.version) == rules.version)).first():
             raise Conflict(f"rule-set version {rules.version} exists; bump `version`",
                            code="RULES_VERSION_EXISTS")
-        prev = active_rules_source(session)[1].version
+        prev = active_rules_source(request, session)[1].version
         row = RuleSetVersion(version=rules.version, toml=body.toml, created_by=actor.name,
                              sha256=hashlib.sha256(body.toml.encode()).hexdigest())
         session.add(row)

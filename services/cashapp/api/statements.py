@@ -39,7 +39,6 @@ from services.cashapp.ruleset import balance_policy
 from services.cashapp.usecases.exceptions import decision_view, receipt_view
 from services.cashapp.usecases.inbox import safe_name
 from services.cashapp.usecases.resolve import decision_summary, reverse
-from shared.config import Settings
 from shared.errors import DomainError, NotFound
 from shared.money import format_minor
 
@@ -82,7 +81,8 @@ def upload_statement(
         replay = idempotency.lookup(request, user, digest)
         if replay is not None:
             return replay
-        result = ingest_path(engine_of(request), path, balance_policy(Settings(), engine_of(request))).to_json()
+        engine = engine_of(request)
+        result = ingest_path(engine, path, balance_policy(settings_of(request), engine)).to_json()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result["path"] = path.name  # never show the server's temporary folder

@@ -48,12 +48,11 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import asyncssh
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 
 from services.cashapp.usecases.inbox import ensure_layout, process, safe_name
 from services.cashapp.usecases.ingest import BalancePolicy, IngestResult
+from shared.config import Settings, SftpSettings
 from shared.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -63,32 +62,6 @@ _PART_STALE_SECONDS = 3600.0  # a live download rewrites its .part far more ofte
 _MEMORY_FILE = ".sftp-quarantined.json"
 _MEMORY_MAX = 2000
 _CHUNK = 1 << 18
-
-
-class SftpSettings(BaseSettings):
-    """SFTP inbox settings (env prefix ``CASHRECON_SFTP_``); no host = SFTP polling is off."""
-
-    model_config = SettingsConfigDict(env_prefix="CASHRECON_SFTP_", env_file=".env", extra="ignore")
-
-    host: str | None = Field(default=None, description="SFTP server; unset = no SFTP polling")
-    port: int = Field(default=22, ge=1, le=65535)
-    user: str | None = Field(default=None, description="Login name")
-    password: SecretStr | None = Field(default=None, description="Password (or use key_file)")
-    key_file: Path | None = Field(default=None, description="Private key file for key auth")
-    known_hosts: Path | None = Field(
-        default=None, description="known_hosts file; unset = ~/.ssh/known_hosts")
-    insecure_skip_host_key_check: bool = Field(
-        default=False, description="INSECURE: accept any server host key (test setups only)")
-    remote_dir: str = Field(default=".", description="Remote folder the bank drops files into")
-    done_dir: str | None = Field(
-        default=None, description="Remote folder for imported files; unset = delete them")
-    quarantine_dir: str = Field(
-        default="quarantine",
-        description="Folder under remote_dir for refused files; empty = leave them and remember")
-    stable_seconds: float = Field(default=10.0, ge=0, description="A file must be this old")
-    connect_timeout: float = Field(default=30.0, gt=0)
-    max_files: int = Field(default=200, ge=1, description="Files fetched per poll")
-    max_file_bytes: int = Field(default=200 * 1024 * 1024, ge=1, description="Larger files wait")
 
 
 @dataclass(slots=True)
@@ -362,13 +335,14 @@ def poll_once(engine: Engine, cfg: SftpSettings, inbox_root: Path,
 
 async def sftp_poll_job(ctx: dict[str, Any]) -> dict[str, Any]:
     """arq job: one poll (a no-op when no SFTP host is configured); new imports queue matching."""
-    cfg: SftpSettings = ctx.get("sftp_settings") or SftpSettings()
+    settings: Settings = ctx["settings"]
+    cfg = settings.sftp
     if not cfg.host:
         return {"configured": False, "files": 0, "imported": 0}
     from services.cashapp.ruleset import balance_policy
     from services.cashapp.worker import _chain, _today
 
-    settings, engine = ctx["settings"], ctx["engine"]
+    engine = ctx["engine"]
     policy = await asyncio.to_thread(balance_policy, settings, engine)
     results = await poll_async(engine, cfg, Path(settings.watch_dir), policy)  # type: ignore[arg-type]
     imported = sorted(r.ingest.sha256 for r in results

@@ -26,7 +26,7 @@ from services.cashapp.models import (
     StatementRow,
 )
 from services.cashapp.models_service import Role
-from services.cashapp.service_config import ServiceSettings
+from shared.config import Settings
 from shared.db import unit_of_work
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -100,7 +100,7 @@ def make_users(engine: Engine) -> dict[str, str]:
 
 @pytest.fixture
 def api(db: Engine) -> Iterator[Api]:
-    app = create_app(db, ServiceSettings(**SETTINGS))  # type: ignore[arg-type]
+    app = create_app(db, Settings(**SETTINGS))  # type: ignore[arg-type]
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(db, client, make_users(db))
 

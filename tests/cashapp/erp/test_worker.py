@@ -85,9 +85,7 @@ async def _run_worker_burst(redis: str, statement: Path) -> tuple[int, int, obje
     from arq.connections import RedisSettings
     from arq.worker import create_worker
 
-    from services.cashapp.worker import WorkerConfig
-
-    queue = WorkerConfig().queue_name
+    queue = Settings().queue_name
     settings = RedisSettings.from_dsn(redis)
     first = await enqueue_or_run("ingest_file_job", str(statement))
     again = await enqueue_or_run("ingest_file_job", str(statement))  # same file hash, same job id

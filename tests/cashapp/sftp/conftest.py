@@ -14,7 +14,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from services.cashapp.usecases.sftp import SftpSettings
+from shared.config import SftpSettings
 
 USER, PASSWORD = "bank", "s3cret-pass"
 

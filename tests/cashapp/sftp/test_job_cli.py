@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from services.cashapp import worker
 from services.cashapp.cli_sftp import register
-from services.cashapp.usecases.sftp import SftpSettings, poll_once, sftp_poll_job
-from shared.config import Settings
+from services.cashapp.usecases.sftp import poll_once, sftp_poll_job
+from shared.config import Settings, SftpSettings
 from tests.cashapp.sftp.conftest import PASSWORD, USER, SftpServer, old, settings_for
 from tests.cashapp.usecases.mt940_samples import mt940
 
@@ -40,7 +40,7 @@ def test_key_auth(db: Engine, make_server, sftp_root: Path, tmp_path: Path) -> N
 
 
 def test_job_is_a_no_op_without_a_host() -> None:
-    out = asyncio.run(sftp_poll_job({"sftp_settings": SftpSettings(host=None)}))
+    out = asyncio.run(sftp_poll_job({"settings": Settings(sftp=SftpSettings(host=None))}))
     assert out == {"configured": False, "files": 0, "imported": 0}
 
 
@@ -54,8 +54,8 @@ def test_job_polls_and_chains_matching(db: Engine, sftp_root: Path, sftp_cfg: Sf
     monkeypatch.setattr(worker, "_chain", record)
     _drop(sftp_root, "a.sta", mt940())
     _drop(sftp_root, "b.sta", "junk\n")
-    ctx = {"settings": Settings(watch_dir=tmp_path / "inbox", on_balance_break="hold"),
-           "engine": db, "sftp_settings": sftp_cfg}
+    ctx = {"settings": Settings(watch_dir=tmp_path / "inbox", on_balance_break="hold", sftp=sftp_cfg),
+           "engine": db}
     out = asyncio.run(sftp_poll_job(ctx))
     assert out == {"configured": True, "files": 2, "imported": 1, "quarantined": 1,
                    "remote_failed": 0}

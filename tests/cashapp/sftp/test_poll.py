@@ -16,12 +16,12 @@ from services.cashapp.models import ImportFile, Receipt
 from services.cashapp.usecases import sftp as sftp_mod
 from services.cashapp.usecases.sftp import (
     SftpResult,
-    SftpSettings,
     is_candidate,
     poll_async,
     poll_once,
     unsafe_remote_name,
 )
+from shared.config import SftpSettings
 from shared.errors import DomainError
 from tests.cashapp.sftp.conftest import SftpServer, old, settings_for
 from tests.cashapp.usecases.mt940_samples import mt940
