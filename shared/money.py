@@ -68,8 +68,18 @@ def from_minor(minor: int, currency: str) -> Decimal:
 
 
 def format_minor(minor: int, currency: str) -> str:
-    """Decimal string for JSON, CSV and reports (``"12.30"``)."""
-    return str(from_minor(minor, currency))
+    """Decimal string for JSON, CSV and reports (``"12.30"``): ``str(from_minor(...))``.
+
+    Integer arithmetic only (exports write it for every row); a test holds it to the Decimal form.
+    """
+    exp = _EXPONENTS.get(currency.upper(), 2) if currency else 2
+    if exp == 0:
+        return str(minor)
+    whole, frac = divmod(-minor if minor < 0 else minor, _POW10[exp])
+    return f"{'-' if minor < 0 else ''}{whole}.{frac:0{exp}d}"
+
+
+_POW10 = [10**i for i in range(10)]
 
 
 def split_minor(total: int, weights: list[int]) -> list[int]:

@@ -56,3 +56,8 @@ def test_split_conserves_the_whole(total: int, weights: list[int]) -> None:
 ])
 def test_iban(iban: str, ok: bool) -> None:
     assert is_valid_iban(iban) is ok
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(["EUR", "JPY", "KWD", "CLF", "usd", "XXX"]))
+def test_format_minor_is_the_decimal_string(minor: int, ccy: str) -> None:
+    assert format_minor(minor, ccy) == str(from_minor(minor, ccy))

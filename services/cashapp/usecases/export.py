@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from services.cashapp.models import Allocation, DecisionRow, Receipt, StatementRow
+from shared.db import driver_sql
 from shared.money import format_minor
 
 APPLICATION_COLUMNS = (
@@ -23,36 +24,44 @@ APPLICATION_COLUMNS = (
 )
 
 
-def application_rows(session: Session) -> Iterator[dict[str, Any]]:
-    """Rows of the applications export, in receipt order."""
-    d, r, s = (m.__table__ for m in (DecisionRow, Receipt, StatementRow))  # type: ignore[union-attr]
-    a = Allocation.__table__  # type: ignore[attr-defined]
-    q = (select(d, r.c.bank_reference, r.c.booking_date, r.c.currency, s.c.account)
-         .join(r, r.c.id == d.c.receipt_id).join(s, s.c.id == r.c.statement_id)
-         .where(d.c.is_current.is_(True), d.c.status.in_(("auto", "exception", "manual")))
-         .order_by(d.c.receipt_id, d.c.id))
-    allocs: dict[int, list[Any]] = {}
-    for row in session.execute(select(a.c.decision_id, a.c.document_number, a.c.amount_minor)
-                               .where(a.c.reverses_id.is_(None)).order_by(a.c.id)):
-        allocs.setdefault(row.decision_id, []).append(row)
-    for row in session.execute(q):
-        ccy = row.currency
-        base = {
-            "bank_reference": row.bank_reference or "", "statement_account": row.account,
-            "booking_date": row.booking_date.isoformat(),
-            "receipt_amount": format_minor(row.amount_minor, ccy), "currency": ccy,
-            "status": row.status, "customer_id": row.customer_id or "",
-            "residual_class": row.residual_class, "rule": row.rule_id or "",
-            "score": f"{row.score:.3f}", "receipt_id": row.receipt_id,
-            "fee_amount": format_minor(row.fee_minor, ccy),
-            "writeoff_amount": format_minor(row.writeoff_minor, ccy),
-            "unapplied_amount": format_minor(row.unapplied_minor, ccy),
-            "exception_reason": row.exception_reason or "", "reason": row.reason,
-        }
-        docs = allocs.get(row.id) or [None]
-        for al in docs:
-            yield {**base, "document_number": al.document_number if al else "",
-                   "applied_amount": format_minor(al.amount_minor if al else 0, ccy)}
+_ROWS_SQL = (
+    "SELECT d.id, d.receipt_id, d.status, d.customer_id, d.rule_id, d.score, d.amount_minor, "
+    "d.fee_minor, d.writeoff_minor, d.unapplied_minor, d.residual_class, d.exception_reason, "
+    "d.reason, r.bank_reference, r.booking_date, r.currency, s.account "
+    "FROM decision d JOIN receipt r ON r.id = d.receipt_id JOIN statement s ON s.id = r.statement_id "
+    "WHERE d.is_current = ? AND d.status IN ('auto', 'exception', 'manual') "
+    "ORDER BY d.receipt_id, d.id"
+)
+_ALLOCS_SQL = ("SELECT decision_id, document_number, amount_minor FROM allocation "
+               "WHERE reverses_id IS NULL ORDER BY id")
+
+
+def _driver_rows(session: Session, sql: str, params: tuple = ()) -> Iterator[tuple]:
+    """Rows straight from the driver's cursor, fetched in blocks (exports can be large)."""
+    conn = session.connection()
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(driver_sql(conn, sql), params)
+        while block := cur.fetchmany(5000):
+            yield from block
+    finally:
+        cur.close()
+
+
+def application_rows(session: Session) -> Iterator[list[Any]]:
+    """Rows of the applications export (``APPLICATION_COLUMNS`` order), in receipt order."""
+    allocs: dict[int, list[tuple[str, int]]] = {}
+    for did, doc, amount in _driver_rows(session, _ALLOCS_SQL):
+        allocs.setdefault(did, []).append((doc, amount))
+    fmt = format_minor
+    for (did, rid, status, cust, rule, score, amount, fee, wo, unapplied, rc, exc, reason, ref,
+         booked, ccy, account) in _driver_rows(session, _ROWS_SQL, (True,)):
+        booking = booked if isinstance(booked, str) else booked.isoformat()
+        head = [ref or "", account, booking[:10], fmt(amount, ccy), ccy, status, cust or ""]
+        tail = [rc, rule or "", f"{score:.3f}", rid, fmt(fee, ccy), fmt(wo, ccy), fmt(unapplied, ccy),
+                exc or "", reason]
+        for doc, applied in allocs.get(did) or (("", 0),):
+            yield [*head, doc, fmt(applied, ccy), *tail]
 
 
 def export_applications(engine: Engine, out: Path) -> int:
@@ -61,8 +70,8 @@ def export_applications(engine: Engine, out: Path) -> int:
     tmp = out.with_name(f".{out.name}.part")
     n = 0
     with Session(engine) as session, tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=APPLICATION_COLUMNS)
-        writer.writeheader()
+        writer = csv.writer(fh)
+        writer.writerow(APPLICATION_COLUMNS)
         for row in application_rows(session):
             writer.writerow(row)
             n += 1

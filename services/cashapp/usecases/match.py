@@ -15,19 +15,17 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 from services.cashapp.domain.engine import match
 from services.cashapp.domain.rules import RuleSet
 from services.cashapp.models import (
     Allocation,
-    Customer,
     CustomerAccount,
     DecisionRow,
     ExceptionItem,
     MatchRun,
-    OpenItem,
     Receipt,
     ReceiptStatus,
     utcnow,
@@ -68,10 +66,39 @@ class MatchSummary:
         return self.auto / applicable if applicable else 0.0
 
 
-def _frame(session: Session, table: Any, columns: tuple[str, ...], where: Any) -> pl.DataFrame:
-    rows = session.execute(select(*(table.c[c] for c in columns)).where(where)).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=list(columns), orient="row",
-                        infer_schema_length=None)
+def _frame(session: Session, table: str, columns: tuple[str, ...], where: str, params: tuple,
+           types: dict[str, Any]) -> pl.DataFrame:
+    """Rows straight from the driver's cursor into typed polars columns (no per-row objects).
+
+    ``types`` names the non-text columns; everything else is text. SQLite hands dates over as
+    ISO text and booleans as 0/1; PostgreSQL as ``date`` and ``bool``: both end up the same.
+    """
+    conn = session.connection()
+    sql = driver_sql(conn, f"SELECT {', '.join(columns)} FROM {table} WHERE {where}")
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    series = []
+    for name, col_values in zip(columns, values, strict=True):
+        t = types.get(name, pl.Utf8)
+        if t == pl.Date and any(isinstance(v, str) for v in col_values):
+            s = pl.Series(name, col_values, dtype=pl.Utf8).str.to_date("%Y-%m-%d")
+        elif t == pl.Boolean:
+            s = pl.Series(name, [None if v is None else bool(v) for v in col_values], dtype=pl.Boolean)
+        else:
+            s = pl.Series(name, col_values, dtype=t)
+        series.append(s)
+    return pl.DataFrame(series)
+
+
+_RECEIPT_TYPES = {"id": pl.Int64, "amount_minor": pl.Int64, "booking_date": pl.Date,
+                  "value_date": pl.Date, "is_reversal": pl.Boolean}
+_ITEM_TYPES = {"id": pl.Int64, "amount_minor": pl.Int64, "open_amount_minor": pl.Int64,
+               "document_date": pl.Date, "due_date": pl.Date}
 
 
 def load_inputs(session: Session, statuses: tuple[str, ...] = (ReceiptStatus.UNMATCHED,),
@@ -81,37 +108,21 @@ def load_inputs(session: Session, statuses: tuple[str, ...] = (ReceiptStatus.UNM
     ``restore`` (item id -> amount) adds cash back onto open amounts, to show the engine the
     documents as they were before some decisions were applied (dry runs).
     """
-    r, o = Receipt.__table__, OpenItem.__table__  # type: ignore[attr-defined]
-    receipts = _frame(session, r, RECEIPT_COLUMNS, r.c.status.in_(statuses))
-    receipts = _typed(receipts.rename({"id": "receipt_id"}), {
-        "receipt_id": pl.Int64, "amount_minor": pl.Int64, "booking_date": pl.Date,
-        "value_date": pl.Date, "is_reversal": pl.Boolean})
-    where = o.c.in_snapshot.is_(True)
-    if not restore:
-        where = where & (o.c.open_amount_minor != 0)
-    items = _typed(_frame(session, o, ITEM_COLUMNS, where).rename({"id": "item_id"}), {
-        "item_id": pl.Int64, "amount_minor": pl.Int64, "open_amount_minor": pl.Int64,
-        "document_date": pl.Date, "due_date": pl.Date})
+    marks = ", ".join("?" * len(statuses))
+    receipts = _frame(session, "receipt", RECEIPT_COLUMNS, f"status IN ({marks})",
+                      tuple(str(s) for s in statuses), _RECEIPT_TYPES).rename({"id": "receipt_id"})
+    where = "in_snapshot = ?" if restore else "in_snapshot = ? AND open_amount_minor <> 0"
+    items = _frame(session, "open_item", ITEM_COLUMNS, where, (True,), _ITEM_TYPES).rename({"id": "item_id"})
     if restore:
         back = pl.DataFrame({"item_id": list(restore), "back": list(restore.values())},
                             schema={"item_id": pl.Int64, "back": pl.Int64})
         items = (items.join(back, on="item_id", how="left")
                  .with_columns(pl.col("open_amount_minor") + pl.col("back").fill_null(0))
                  .drop("back").filter(pl.col("open_amount_minor") != 0))
-    c, a = Customer.__table__, CustomerAccount.__table__  # type: ignore[attr-defined]
-    customers = _frame(session, c, ("customer_id", "customer_name"), c.c.customer_id.is_not(None))
-    accounts = _frame(session, a, ("customer_id", "kind", "value", "source"), a.c.id.is_not(None))
-    return receipts, items, _utf8(customers), _utf8(accounts)
-
-
-def _utf8(df: pl.DataFrame) -> pl.DataFrame:
-    return df.with_columns(pl.all().cast(pl.Utf8))
-
-
-def _typed(df: pl.DataFrame, types: dict[str, Any]) -> pl.DataFrame:
-    casts = [pl.col(c).cast(t) for c, t in types.items()]
-    rest = [pl.col(c).cast(pl.Utf8) for c in df.columns if c not in types]
-    return df.with_columns(casts + rest)
+    customers = _frame(session, "customer", ("customer_id", "customer_name"), "customer_id IS NOT NULL", (), {})
+    accounts = _frame(session, "customer_account", ("customer_id", "kind", "value", "source"),
+                      "id IS NOT NULL", (), {})
+    return receipts, items, customers, accounts
 
 
 def run_match(engine: Engine, rules: RuleSet, as_of: date, batch_size: int = 5000) -> MatchSummary:
@@ -300,7 +311,8 @@ def _decision_row(d: Any, rec: dict, run_id: int | None, now: Any) -> tuple:
         d.receipt_id, run_id, d.status, d.customer_id, d.rule_id, d.ruleset_version, float(d.score),
         d.reason, d.exception_reason, rec["amount_minor"], d.applied_minor, d.fee_minor,
         d.writeoff_minor, d.unapplied_minor, d.short_minor, str(d.residual_class),
-        json.dumps([_plain(s) for s in d.suggestions], default=str), True, "engine", now,
+        json.dumps([_plain(s) for s in d.suggestions], default=str) if d.suggestions else "[]",
+        True, "engine", now,
     )
 
 
@@ -323,24 +335,24 @@ def learn_aliases(session: Session, learned: list[tuple[str, dict]]) -> int:
     """
     if not learned:
         return 0
-    a = CustomerAccount.__table__  # type: ignore[attr-defined]
     wanted = [(cid, kind, value, _alias_norm(kind, value)) for cid, rec in learned
               for kind, value in (("iban", rec.get("counterparty_account")),
                                   ("name", rec.get("counterparty_name"))) if value]
     norms = sorted({w[3] for w in wanted})
     known: dict[tuple[str, str], set[str]] = {}
+    conn = session.connection()
     for i in range(0, len(norms), 900):  # only the aliases in question, not the whole table
-        for cid, kind, norm in session.execute(select(a.c.customer_id, a.c.kind, a.c.value_norm)
-                                               .where(a.c.value_norm.in_(norms[i : i + 900]))):
+        part = norms[i : i + 900]
+        sql = ("SELECT customer_id, kind, value_norm FROM customer_account WHERE value_norm IN ("
+               + ", ".join("?" * len(part)) + ")")
+        for cid, kind, norm in conn.exec_driver_sql(driver_sql(conn, sql), tuple(part)):
             known.setdefault((kind, norm), set()).add(cid)
-    rows, now = [], utcnow()
+    rows = []
     for cid, kind, value, norm in wanted:
         owners = known.setdefault((kind, norm), set())
         if owners:  # known already, for this customer or (ambiguously) for another
             continue
         owners.add(cid)
-        rows.append({"customer_id": cid, "kind": kind, "value": value[:300],
-                     "value_norm": norm[:300], "source": "learned", "created_at": now})
-    if rows:
-        session.connection().execute(insert(CustomerAccount.__table__), rows)  # type: ignore[attr-defined]
-    return len(rows)
+        rows.append((cid, kind, value[:300], norm[:300], "learned"))
+    return bulk_insert(conn, CustomerAccount.__table__,  # type: ignore[attr-defined]
+                       ("customer_id", "kind", "value", "value_norm", "source"), rows)

@@ -110,3 +110,43 @@ def test_exceptions_are_queued_once_and_a_rerun_changes_nothing(matched: Engine)
     before = counts()
     again = run_match(matched, default_rules(), date(2026, 3, 5))
     assert again.receipts == 0 and counts() == before
+
+
+def test_export_has_one_row_per_document_and_one_per_exception(matched: Engine, tmp_path: Path) -> None:
+    import csv
+
+    from services.cashapp.models import StatementRow
+    from services.cashapp.usecases.export import APPLICATION_COLUMNS, export_applications
+    from shared.money import format_minor
+
+    out = tmp_path / "apps.csv"
+    n = export_applications(matched, out)
+    with out.open(newline="", encoding="utf-8") as fh:
+        got = list(csv.DictReader(fh))
+    assert len(got) == n and tuple(got[0].keys()) == APPLICATION_COLUMNS
+    with Session(matched) as s:
+        decisions = s.execute(select(DecisionRow, Receipt, StatementRow)
+                              .join(Receipt, Receipt.id == DecisionRow.receipt_id)
+                              .join(StatementRow, StatementRow.id == Receipt.statement_id)
+                              .where(DecisionRow.status.in_(("auto", "exception")))  # type: ignore[attr-defined]
+                              .order_by(DecisionRow.receipt_id)).all()
+        allocs = s.execute(select(Allocation).order_by(Allocation.id)).scalars().all()
+    docs: dict[int, list[Allocation]] = defaultdict(list)
+    for a in allocs:
+        docs[a.decision_id].append(a)
+    want = []
+    for d, r, st in decisions:
+        for a in docs.get(d.id) or [None]:
+            want.append({
+                "bank_reference": r.bank_reference or "", "statement_account": st.account,
+                "booking_date": r.booking_date.isoformat(), "receipt_amount": format_minor(r.amount_minor, r.currency),
+                "currency": r.currency, "status": d.status, "customer_id": d.customer_id or "",
+                "document_number": a.document_number if a else "",
+                "applied_amount": format_minor(a.amount_minor if a else 0, r.currency),
+                "residual_class": d.residual_class, "rule": d.rule_id or "", "score": f"{d.score:.3f}",
+                "receipt_id": str(r.id), "fee_amount": format_minor(d.fee_minor, r.currency),
+                "writeoff_amount": format_minor(d.writeoff_minor, r.currency),
+                "unapplied_amount": format_minor(d.unapplied_minor, r.currency),
+                "exception_reason": d.exception_reason or "", "reason": d.reason})
+    assert got == want
+    assert {g["status"] for g in got} == {"auto", "exception"}
