@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     stable_seconds: float = Field(
         default=2.0, description="Watch folder: a file must keep its size this long to be complete"
     )
+    parse_ahead_bytes: int = Field(
+        default=1_000_000, ge=0,
+        description="Files at least this large are parsed in a second process while the first "
+                    "writes (0 = never)",
+    )
 
     # --- REST API: limits and maker-checker thresholds (the defaults suit a small AR team) ----
     approval_threshold: Decimal = Field(

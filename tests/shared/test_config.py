@@ -23,6 +23,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "CASHRECON_ON_BALANCE_BREAK": ("refuse", "refuse"),
     "CASHRECON_WATCH_DIR": ("/data/inbox", Path("/data/inbox")),
     "CASHRECON_STABLE_SECONDS": ("3.5", 3.5),
+    "CASHRECON_PARSE_AHEAD_BYTES": ("0", 0),
     "CASHRECON_APPROVAL_THRESHOLD": ("2500.50", Decimal("2500.50")),
     "CASHRECON_WRITEOFF_LIMIT_CLERK": ("7.25", Decimal("7.25")),
     "CASHRECON_WRITEOFF_LIMIT_SUPERVISOR": ("750", Decimal("750")),

@@ -29,15 +29,16 @@ from services.cashapp.models import (
     StatementRow,
     utcnow,
 )
+from services.cashapp.usecases.ingest_ahead import prepared_statements, use_parse_ahead
 from services.cashapp.usecases.ingest_prepare import (
     AMOUNT,
     CURRENCY,
     KEY,
     LINE_COLUMNS,
     PreparedStatement,
-    prepare,
 )
 from services.recon.cheques import apply_log_updates
+from shared.config import Settings
 from shared.db import bulk_insert, select_in, unit_of_work
 from shared.errors import DomainError, ImportRefused
 from shared.money import format_minor
@@ -221,7 +222,8 @@ _PREVIOUS = (
 _RECEIPT_COLUMNS = ("statement_id", "status", *LINE_COLUMNS)
 
 
-def import_file(session: Session, path: Path, sha256: str, policy: BalancePolicy) -> IngestResult:
+def import_file(session: Session, path: Path, sha256: str, policy: BalancePolicy,
+                parse_ahead_bytes: int = 0) -> IngestResult:
     """Parse ``path`` and write all of it in ``session`` (the caller commits or rolls back).
 
     Raises :class:`DomainError` for anything that must refuse the whole file.
@@ -235,9 +237,10 @@ def import_file(session: Session, path: Path, sha256: str, policy: BalancePolicy
     assert record.id is not None
     state = _FileImport(session=session, import_file_id=record.id, policy=policy, result=result)
     formats: set[str] = set()
-    for st in parser.parse(path):
-        formats.add(str(st.source_format))
-        state.add(prepare(st))
+    ahead = use_parse_ahead(path, parse_ahead_bytes)
+    for st in prepared_statements(parser, path, ahead=ahead):
+        formats.add(st.source_format)
+        state.add(st)
     if not formats:
         raise ImportRefused("the file holds no statement", code="INGEST_NO_STATEMENT")
     result.format = ",".join(sorted(formats))
@@ -260,8 +263,15 @@ def _sha_known(engine: Engine, sha: str) -> bool:
         ).first() is not None
 
 
-def ingest_path(engine: Engine, path: Path, policy: BalancePolicy = "hold") -> IngestResult:
-    """Import one file in one transaction; a refused file is recorded and nothing else is kept."""
+def ingest_path(engine: Engine, path: Path, policy: BalancePolicy = "hold",
+                parse_ahead_bytes: int | None = None) -> IngestResult:
+    """Import one file in one transaction; a refused file is recorded and nothing else is kept.
+
+    ``parse_ahead_bytes``: files at least this large are parsed in a second process while this
+    one writes (see :mod:`ingest_ahead`); ``None`` takes ``CASHRECON_PARSE_AHEAD_BYTES``.
+    """
+    if parse_ahead_bytes is None:
+        parse_ahead_bytes = Settings().parse_ahead_bytes
     try:
         sha = file_sha256(path)
     except OSError as exc:
@@ -273,7 +283,7 @@ def ingest_path(engine: Engine, path: Path, policy: BalancePolicy = "hold") -> I
         return duplicate
     try:
         with unit_of_work(engine) as session:
-            return import_file(session, path, sha, policy)
+            return import_file(session, path, sha, policy, parse_ahead_bytes)
     except IntegrityError:
         # Another worker imported the same bytes at the same moment: its import won.
         if _sha_known(engine, sha):

@@ -19,6 +19,13 @@ from services.cashapp.usecases.ingest import ingest_path
 from tests.cashapp.usecases.mt940_samples import mt940
 
 
+@pytest.fixture(autouse=True, params=["inline", "ahead"])
+def parse_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every import test runs with parsing in this process and in a parse-ahead child."""
+    monkeypatch.setenv("CASHRECON_PARSE_AHEAD_BYTES", "0" if request.param == "inline" else "1")
+    return str(request.param)
+
+
 def _count(db: Engine, model: type) -> int:
     with Session(db) as s:
         return int(s.execute(select(func.count()).select_from(model)).scalar_one())
