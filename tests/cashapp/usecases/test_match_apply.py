@@ -150,3 +150,16 @@ def test_export_has_one_row_per_document_and_one_per_exception(matched: Engine, 
                 "exception_reason": d.exception_reason or "", "reason": d.reason})
     assert got == want
     assert {g["status"] for g in got} == {"auto", "exception"}
+
+
+@pytest.mark.parametrize("reverses", [None, 41])
+@pytest.mark.parametrize("text", ["plain", 'quote " back\\slash', "Müller & Söhne ÆØÅ \u00a0\u2028", "", None])
+def test_allocation_json_is_the_canonical_payload(text: str | None, reverses: int | None) -> None:
+    from services.cashapp.usecases.match import _NewAllocation
+    from services.cashapp.usecases.post import allocation_json
+
+    row = _NewAllocation(id=7, decision_id=3, receipt_id=5, item_id=11, customer_id=text or "C1",
+                         document_number=text or "INV-1", currency="JPY" if reverses else "EUR",
+                         amount_minor=-123456 if reverses else 98765, effective_date=date(2026, 3, 2),
+                         account="DE89 3704", bank_reference=text, reverses_id=reverses)
+    assert allocation_json(row) == _canonical(allocation_payload(row))
