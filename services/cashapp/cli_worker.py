@@ -53,7 +53,7 @@ def post(
     """Send every due outbox posting to the ERP now (inline, no Redis), then print the counts."""
     if ctx.invoked_subcommand is not None:
         return
-    from services.cashapp.usecases.post import relay_until_idle
+    from services.cashapp.usecases.relay import relay_until_idle
     from services.cashapp.worker import worker_id
     from shared.config import Settings
     from shared.db import make_engine

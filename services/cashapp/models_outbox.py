@@ -1,6 +1,6 @@
 """Tables of the ERP posting outbox: one row per posting, written in the business transaction.
 
-A relay (``services.cashapp.usecases.post.relay_once``) sends due rows through an ERP adapter and
+A relay (``services.cashapp.usecases.relay.relay_once``) sends due rows through an ERP adapter and
 marks them posted. Exactly once end to end rests on two things: the unique ``posting_key`` here
 (one row per business effect) and the ERP de-duplicating by that key (sent as ``Idempotency-Key``),
 because a relay can always die between "the ERP accepted" and "we marked it".

@@ -140,7 +140,7 @@ async def match_job(ctx: dict[str, Any], as_of: str | None = None) -> dict[str, 
 
 async def post_job(ctx: dict[str, Any]) -> dict[str, Any]:
     """Relay due outbox rows to the ERP until none is left (retries wait for their time)."""
-    from services.cashapp.usecases.post import relay_until_idle
+    from services.cashapp.usecases.relay import relay_until_idle
 
     cfg: Settings = ctx["settings"]
     r = await asyncio.to_thread(relay_until_idle, ctx["engine"], ctx["adapter"], ctx["worker_id"],

@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 
 from services.cashapp.models_outbox import Outbox
 from services.cashapp.models_service import AuditLog
-from services.cashapp.usecases.post import relay_once
+from services.cashapp.usecases.relay import relay_once
 from shared.erp.http import HttpAdapter
 from tests.cashapp.api.conftest import Api
 from tests.cashapp.erp.conftest import SECRET

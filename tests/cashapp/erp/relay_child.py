@@ -12,7 +12,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from services.cashapp.usecases.post import relay_once
+from services.cashapp.usecases.relay import relay_once
 from shared.db import make_engine
 from shared.erp.base import ErpAdapter
 from shared.erp.file import FileAdapter

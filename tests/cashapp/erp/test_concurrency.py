@@ -13,7 +13,8 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from services.cashapp.models_outbox import Outbox
-from services.cashapp.usecases.post import enqueue_posting, relay_once
+from services.cashapp.usecases.post import enqueue_posting
+from services.cashapp.usecases.relay import relay_once
 from shared.db import make_engine, unit_of_work
 from shared.erp.http import HttpAdapter
 from tests.cashapp.erp.conftest import SECRET

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from services.cashapp.models import Allocation, utcnow
 from services.cashapp.models_outbox import Outbox
-from services.cashapp.usecases.post import relay_once
+from services.cashapp.usecases.relay import relay_once
 from shared.erp.http import HttpAdapter
 from tests.cashapp.erp.conftest import SECRET
 from tests.cashapp.erp.erp_server import FakeErp

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from services.cashapp.models_outbox import Outbox
-from services.cashapp.usecases.post import relay_once
+from services.cashapp.usecases.relay import relay_once
 from shared.erp.base import Posting, TransientError
 from shared.erp.file import LEDGER_DIR, FileAdapter
 from tests.cashapp.erp.factories import seed_allocations

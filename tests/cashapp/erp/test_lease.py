@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from services.cashapp.models import utcnow
 from services.cashapp.models_outbox import Outbox
-from services.cashapp.usecases.post import relay_once
+from services.cashapp.usecases.relay import relay_once
 from shared.db import unit_of_work
 from shared.erp.base import Ack, Posting
 from shared.erp.http import HttpAdapter

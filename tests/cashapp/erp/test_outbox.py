@@ -15,9 +15,9 @@ from services.cashapp.usecases.post import (
     enqueue_decisions,
     enqueue_missing_allocations,
     enqueue_posting,
-    relay_once,
     requeue_failed,
 )
+from services.cashapp.usecases.relay import relay_once
 from shared.db import unit_of_work
 from shared.erp.http import HttpAdapter
 from shared.errors import Conflict, ValidationError

@@ -22,7 +22,7 @@ from services.cashapp.models_outbox import Outbox
 from services.cashapp.rules import default_rules
 from services.cashapp.usecases.ingest import IngestResult, ingest_path
 from services.cashapp.usecases.match import run_match
-from services.cashapp.usecases.post import relay_once
+from services.cashapp.usecases.relay import relay_once
 from services.recon.models import CustomerFlag
 from shared.erp.http import HttpAdapter
 from tests.cashapp.erp.conftest import SECRET
