@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from services.cashapp.models import (
@@ -26,6 +26,7 @@ from services.cashapp.models import (
     OpenItem,
     utcnow,
 )
+from shared.db import bulk_insert
 from shared.errors import ValidationError
 from shared.iban import is_valid_iban, looks_like_iban, normalize_account
 from shared.money import parse_decimal, to_minor
@@ -127,7 +128,7 @@ def load_customers(session: Session, data: bytes, file_name: str) -> LoadResult:
     old = [{"cid": c, "customer_name": n, "updated_at": now}
            for c, (n, _) in names.items() if c in existing]
     if new:
-        session.execute(insert(Customer), new)
+        _insert_dicts(session, Customer, new)
     if old:
         _bulk_update_customers(session, old)
     cids = list(names)
@@ -138,9 +139,16 @@ def load_customers(session: Session, data: bytes, file_name: str) -> LoadResult:
     acc_rows = [{"customer_id": c, "kind": "iban", "value": v, "value_norm": n, "source": "master",
                  "created_at": now} for c, accs in accounts.items() for v, n in sorted(accs)]
     if acc_rows:
-        session.execute(insert(CustomerAccount), acc_rows)
+        _insert_dicts(session, CustomerAccount, acc_rows)
     _record_load(session, "customers", file_name, data, count)
     return LoadResult("customers", count, inserted=len(new), updated=len(old))
+
+
+def _insert_dicts(session: Session, model: type, rows: list[dict]) -> None:
+    """Rows with the same keys, inserted through the driver (no ORM work per row)."""
+    names = tuple(rows[0])
+    bulk_insert(session.connection(), model.__table__, names,  # type: ignore[attr-defined]
+                [tuple(r[n] for n in names) for r in rows])
 
 
 def _bulk_update_customers(session: Session, rows: list[dict]) -> None:
@@ -221,7 +229,7 @@ def _replace_open_items(session: Session, items: dict, names: dict[str, str], fi
     new_customers = [{"customer_id": c, "customer_name": n, "updated_at": now}
                      for c, n in names.items() if c not in known_customers]
     if new_customers:
-        session.execute(insert(Customer), new_customers)
+        _insert_dicts(session, Customer, new_customers)
     load = MasterDataLoad(kind="open_items", file_name=file_name[:255],
                           sha256=hashlib.sha256(data).hexdigest(), rows=len(items))
     session.add(load)
@@ -240,8 +248,8 @@ def _replace_open_items(session: Session, items: dict, names: dict[str, str], fi
         else:
             updates.append({**item, "item_id": item_id, "open_amount_minor": open_now,
                             "in_snapshot": True, "load_id": load.id, "updated_at": now})
-    for i in range(0, len(inserts), 5000):
-        session.execute(insert(OpenItem), inserts[i : i + 5000])
+    if inserts:
+        _insert_dicts(session, OpenItem, inserts)
     if updates:
         from sqlalchemy import bindparam
 
