@@ -167,3 +167,22 @@ def test_identify_leaves_other_corpus_formats(family: str) -> None:
     assert files
     claimed = [p.name for p in files if OfxParser().identify(p.read_bytes()[:SNIFF_BYTES])]
     assert claimed == []
+
+
+def _outcome(fn, *args):  # type: ignore[no-untyped-def]
+    try:
+        return fn(*args)
+    except ParseError as exc:
+        return (exc.code, exc.message)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in OFX_DIR.iterdir() if p.is_file()) if OFX_DIR.is_dir() else [])
+def test_streamed_reading_in_any_chunks_is_the_whole_file_reading(name: str) -> None:
+    """The chunked reader (memory flat in file size) says exactly what whole-file reading says."""
+    from shared.statements.base import decode_text
+    from shared.statements.ofx import parse_text_chunked, parse_text_whole
+
+    text = decode_text((OFX_DIR / name).read_bytes())
+    whole = _outcome(parse_text_whole, text)
+    for size in (1, 7, 64, 1000, len(text) + 1):
+        assert _outcome(parse_text_chunked, text, size) == whole, size
