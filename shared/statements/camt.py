@@ -5,7 +5,9 @@ namespace. Elements are read by local name, so every version and any wrapper (``
 ``AppHdr`` + ``Document``, a bank's own envelope) works.
 
 Streaming: lxml ``iterparse`` hands over each ``Ntry`` as it completes; it becomes bank lines and
-is cleared at once, so memory follows one statement's lines, not the file size.
+is cleared at once, so memory follows one statement's lines, not the file size. Entries are read
+from their serialization where they fit the patterns of ``camt_fast`` (most do), else element by
+element (``camt_entries``); both readers feed the same rules (``camt_lines``).
 
 Safety: any DOCTYPE is refused before parsing (prolog check) and again by the parser (no DTD is
 loaded, no entity resolved, no network, no huge trees). Entity bombs and external entities raise
@@ -32,13 +34,12 @@ from typing import IO
 from lxml import etree
 
 from shared.errors import HostileInputError, ParseError
-from shared.statements.camt_entries import (
+from shared.statements.camt_entries import EntryContext, entry_lines
+from shared.statements.camt_xml import (
     RAW_LIMIT,
     Element,
-    EntryContext,
     Xml,
     direction,
-    entry_lines,
     local_name,
     namespace_of,
     parse_currency,
@@ -161,13 +162,15 @@ def _refuse_dtd(el: Element | None) -> None:
 class _Record:
     """One Stmt / Rpt / Ntfctn being streamed: its header (read at the first entry) and lines."""
 
-    __slots__ = ("el", "header", "kind", "lines", "x")
+    __slots__ = ("ctx", "el", "header", "kind", "last", "lines", "x")
 
     def __init__(self, el: Element, kind: SourceFormat) -> None:
         self.el = el
         self.kind = kind
-        self.x = Xml(namespace_of(el.tag))
+        self.x = Xml.of(namespace_of(el.tag))
         self.header: _Header | None = None
+        self.ctx: EntryContext | None = None
+        self.last: Element | None = None  # the entry read before, kept until the next one is read
         self.lines: list[BankLine] = []
 
     def ensure_header(self) -> _Header:
@@ -176,8 +179,15 @@ class _Record:
         return self.header
 
     def add_entry(self, ntry: Element) -> None:
-        header = self.ensure_header()
-        self.lines.extend(entry_lines(self.x, ntry, header.context(self.kind)))
+        """Read one entry, then free it and drop the one before (lxml's iterparse idiom)."""
+        ctx = self.ctx
+        if ctx is None:
+            ctx = self.ctx = self.ensure_header().context(self.kind)
+        self.lines += entry_lines(self.x, ntry, ctx)
+        ntry.clear(keep_tail=False)
+        if self.last is not None:
+            self.el.remove(self.last)
+        self.last = ntry
 
 
 def _stream(fh: IO[bytes]) -> Iterator[Statement]:
@@ -195,7 +205,6 @@ def _stream(fh: IO[bytes]) -> Iterator[Statement]:
                 record = _open_record(parent)
             if record is not None:
                 record.add_entry(el)
-                _drop_done(el)
             continue
         if record is None or el is not record.el:
             record = _open_record(el)  # a record without entries
@@ -231,14 +240,6 @@ def _record_kind(el: Element, name: str) -> SourceFormat | None:
     if parent is not None and local_name(parent.tag) in _MESSAGES:
         return _RECORD_KINDS[name]  # a wrapper that strips namespaces: the element name says it
     return None
-
-
-def _drop_done(ntry: Element) -> None:
-    """Free a processed entry and the processed entry before it (lxml's iterparse idiom)."""
-    ntry.clear(keep_tail=False)
-    prev = ntry.getprevious()
-    if prev is not None and prev.tag == ntry.tag:
-        ntry.getparent().remove(prev)
 
 
 def _drop_previous(el: Element) -> None:
