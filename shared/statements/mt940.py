@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple, TextIO
 
 from shared.errors import ParseError
 from shared.money import exponent
@@ -31,7 +32,7 @@ _KNOWN = frozenset({"13", "13D", "20", "21", "25", "25P", "28", "28C", "34F", "6
 _BALANCE_TYPE = {"60": BalanceType.OPBD, "60F": BalanceType.OPBD, "60M": BalanceType.ITBD,
                  "62": BalanceType.CLBD, "62F": BalanceType.CLBD, "62M": BalanceType.ITBD,
                  "64": BalanceType.CLAV, "65": BalanceType.FWAV}
-_LINE_TAGS = frozenset({"61", "86", "NS"})
+_LINE_HEADS = {":61:": "61", ":86:": "86", ":NS:": "NS"}  # the line starts that _TAG reads as these
 _OPENING, _CLOSING = frozenset({"60", "60F", "60M"}), frozenset({"62", "62F", "62M"})
 # only MT942 has a floor limit and entry sums; some banks also put :13D: into an MT940
 _MT942_TAGS = frozenset({"34F", "90D", "90C"})
@@ -41,7 +42,8 @@ _BLOCK = re.compile(r"\{[1-5]:")
 _DASH = re.compile(r"-(?:XXX)?")  # "-" ends a statement; ING writes "-XXX"
 _TRAIL = "\r\n\x00\x01\x02\x03\x1a"  # mBank wraps files in SOH/ETX, DOS files end in ^Z
 _CTRL = "\x00\x01\x02\x03\x1a"
-_SPECIAL = frozenset(":{-\x00\x01\x02\x03\x1a \t\r\n")  # first characters that need a look
+_SPECIAL = frozenset([*":{-\x00\x01\x02\x03\x1a \t\r\n", ""])  # first characters that need a look
+_CHUNK = 1 << 16  # characters read at a time
 _BAL = re.compile(r"([CD])(\d{6})([A-Z]{3})?(\d+(?:,\d*)?|,\d+)")
 _FLOOR = re.compile(r"([A-Z]{3})[CD]?(\d+(?:,\d*)?|,\d+)")
 _SUMS = re.compile(r"(\d+)([A-Z]{3})(\d+(?:,\d*)?|,\d+)")
@@ -59,11 +61,12 @@ def _fail(code: str, message: str, line: int | None = None) -> ParseError:
     return ParseError(where + message, code=code, line=line)
 
 
-class _Field:
-    __slots__ = ("line_no", "lines", "tag")
+class _Field(NamedTuple):
+    """One tagged field: the tag, its lines (the first without the tag) and where it starts."""
 
-    def __init__(self, tag: str, first: str, line_no: int) -> None:
-        self.tag, self.lines, self.line_no = tag, [first], line_no
+    tag: str
+    lines: list[str]
+    line_no: int
 
     def text(self) -> str:
         return f":{self.tag}:" + "\n".join(self.lines)
@@ -130,7 +133,7 @@ class _Splitter:
         if tag == "20" or cur is None:
             done = self._close("next")
             cur = self.cur = _Raw(no, self.in_block, self.msg_type)
-        field = self.field = _Field(tag, rest, no)
+        field = self.field = _Field(tag, [rest], no)
         cur.fields.append(field)
         self.text = field.lines
         if tag in _BALANCE_TYPE:
@@ -140,12 +143,6 @@ class _Splitter:
         elif tag in _MT942_TAGS:
             cur.mt942_hint = True
         return done
-
-    def add(self, tag: str, rest: str, no: int) -> None:
-        """A :61: / :86: / :NS: field inside the open statement (the hot path)."""
-        field = self.field = _Field(tag, rest, no)
-        self.cur.fields.append(field)  # type: ignore[union-attr]  # caller checked
-        self.text = field.lines
 
     def _block(self, no: int, body: str) -> _Raw | None:
         done = self._close("next")
@@ -218,24 +215,49 @@ def _encoding(path: Path) -> str:
     return "utf-8-sig" if utf8 else "cp1252" if cp1252 else "latin-1"
 
 
+def _batches(fh: TextIO) -> Iterator[tuple[list[str], bool, bool]]:
+    """The text in batches of lines cut at ``\\n`` (after the universal-newline translation, as the
+    file's own line iterator would), each with "a line may end in a control character" and "the
+    lines had a line break"."""
+    pending = ""  # a line not yet ended
+    while chunk := fh.read(_CHUNK):
+        data = pending + chunk if pending else chunk
+        lines = data.split("\n")
+        pending = lines.pop()
+        yield lines, any(c in data for c in _CTRL), True
+    if pending:
+        yield [pending], any(c in pending for c in _CTRL), False
+
+
 def _read(path: Path) -> Iterator[_Raw]:
     splitter = _Splitter()
-    line = "\n"
+    cur = text = None  # splitter.cur and splitter.text, kept in locals on the hot path
+    heads, new = _LINE_HEADS, tuple.__new__
+    no = 0
+    last = "\n"  # the last line, as the line iterator gives it
     with path.open("r", encoding=_encoding(path), newline=None) as fh:
-        for no, line in enumerate(fh, 1):
-            head = line[0]
-            if head not in _SPECIAL and splitter.text is not None:
-                splitter.text.append(line.rstrip(_TRAIL))  # the common case: more field text
-                continue
-            if head == ":" and splitter.cur is not None:  # the other common case: :61: / :86:
-                m = _TAG.match(line)
-                if m and m[1] in _LINE_TAGS:
-                    splitter.add(m[1], line[m.end():].rstrip(_TRAIL), no)
+        for lines, strip, ended in _batches(fh):
+            start = no + 1
+            for no, line in enumerate(lines, start):
+                head = line[:1]
+                if head not in _SPECIAL:
+                    if text is not None:
+                        text.append(line.rstrip(_CTRL) if strip else line)  # the common case: more text
+                        continue
+                elif head == ":" and cur is not None and (tag := heads.get(line[:4])):
+                    # the other common case: :61: / :86: / :NS: inside a statement
+                    rest = line[4:].rstrip(_CTRL) if strip else line[4:]
+                    field = splitter.field = new(_Field, (tag, [rest], no))
+                    cur.fields.append(field)
+                    text = splitter.text = field.lines
                     continue
-            done = splitter.feed(no, line)
-            if done is not None:
-                yield done
-    done = splitter.finish(line)
+                done = splitter.feed(no, line + "\n")
+                cur, text = splitter.cur, splitter.text
+                if done is not None:
+                    yield done
+            if lines:
+                last = lines[-1] + "\n" if ended else lines[-1]
+    done = splitter.finish(last)
     if done is not None:
         yield done
 
@@ -283,21 +305,23 @@ class _Parts:
         self.entries: list[tuple[_Field, list[_Field], list[_Field]]] = []
         self.info: list[_Field] = []  # statement-level :86: / :NS:
         closed = False
+        cur: tuple[_Field, list[_Field], list[_Field]] | None = None  # the open entry
         for f in raw.fields:
             tag = f.tag
-            if tag == "61":
-                if closed:
-                    raise _fail("INGEST_MT940_BAD_LINE", ":61: after the closing balance", f.line_no)
-                self.entries.append((f, [], []))
-            elif tag in ("86", "NS"):
-                if self.entries and not closed:
-                    _, f86, fns = self.entries[-1]
-                    (f86 if tag == "86" else fns).append(f)
+            if tag == "86" or tag == "NS":
+                if cur is not None:
+                    (cur[1] if tag == "86" else cur[2]).append(f)
                 else:
                     self.info.append(f)
+            elif tag == "61":
+                if closed:
+                    raise _fail("INGEST_MT940_BAD_LINE", ":61: after the closing balance", f.line_no)
+                cur = (f, [], [])
+                self.entries.append(cur)
             elif tag in _BALANCE_TYPE:
                 self.balances.append(f)
-                closed = closed or tag in _CLOSING
+                if tag in _CLOSING:
+                    closed, cur = True, None
             elif tag in _UNIQUE:
                 key = _UNIQUE[tag]
                 if key in self.header:
@@ -351,7 +375,7 @@ def _build(raw: _Raw) -> Statement:
         statement_date=closing.date if closing else _report_date(parts),
         from_date=opening.date if opening else None, to_date=closing.date if closing else None,
         opening=opening, closing=closing, balances=balances,
-        lines=[_line(*entry, currency) for entry in parts.entries],
+        lines=_lines(parts.entries, currency),
         servicer_bic=bic,
         raw_header="\n".join(f.text() for f in (*parts.header.values(), *parts.multi, *parts.info)),
     )
@@ -418,6 +442,19 @@ def _account(value: str, currency: str) -> tuple[str, str | None]:
     value = trimmed or value
     compact = account_token(value) if " " in value else None
     return compact or value, bic
+
+
+def _lines(entries: list[tuple[_Field, list[_Field], list[_Field]]], currency: str) -> list[BankLine]:
+    out = []
+    nl = "\n"
+    for f61, f86, fns in entries:
+        if len(f86) == 1 and not fns:  # the common case: one :86:
+            lines61, details = f61.lines, f86[0].lines
+            raw = f":61:{nl.join(lines61)}\n:86:{nl.join(details)}"
+            out.append(build_line(lines61, f61.line_no, [details], [], currency, raw))
+        else:
+            out.append(_line(f61, f86, fns, currency))
+    return out
 
 
 def _line(f61: _Field, f86: list[_Field], fns: list[_Field], currency: str) -> BankLine:

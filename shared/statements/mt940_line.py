@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from shared.errors import ParseError
-from shared.money import to_minor
+from shared.money import exponent, to_minor
 from shared.statements.model import BankLine
 from shared.statements.mt940_details import (
     account_token,
@@ -34,6 +34,10 @@ _LINE61 = re.compile(
 # RC = reversal of a credit (money leaves), RD = reversal of a debit; EC/ED = MT942 expected
 _SIGN = {"C": 1, "D": -1, "EC": 1, "ED": -1, "RC": -1, "RD": 1}
 _GAP = re.compile(r"\s{2,}")
+_line61 = _LINE61.fullmatch
+_Fields61 = tuple[date, date | None, str, int, str | None, str, str, str | None, str | None, str | None, bool]
+_DATES: dict[str, tuple[date, date | None]] = {}  # value date + entry date text -> dates
+_FAST_AMOUNT = 20  # digits well below the 28 of the decimal context: plain integer arithmetic is exact
 
 
 @lru_cache(maxsize=4096)
@@ -93,25 +97,42 @@ def parse_statement_line(lines: list[str], line_no: int) -> StatementLine:
     Raises ``INGEST_MT940_BAD_LINE`` when the line lacks the SWIFT shape
     ``6!n[4!n]2a[1!a]15d1!a3!c16x[//16x]``, ``INGEST_BAD_DATE`` for impossible dates.
     """
-    m = _LINE61.fullmatch(lines[0])
+    return StatementLine(*_statement_line(lines, line_no))
+
+
+def _statement_line(lines: list[str], line_no: int) -> _Fields61:
+    """The fields of :class:`StatementLine`, as a tuple."""
+    m = _line61(lines[0])
     rest_lines = lines[1:]
-    if m is None and len(lines) > 1:
+    if m is None and rest_lines:
         # the line itself wrapped (a Sparkasse export: "1811261126CR" / "30,00N062NONREF")
-        m = _LINE61.fullmatch(lines[0] + lines[1].strip())
+        m = _line61(lines[0] + lines[1].strip())
         rest_lines = lines[2:]
     if m is None:
         raise ParseError(f"line {line_no}: not a :61: statement line: {lines[0][:80]!r}",
                          code="INGEST_MT940_BAD_LINE", line=line_no)
     vd, ed, mark, funds, amount, kind, rest = m.groups()
+    dates = _DATES.get(vd + ed if ed else vd)
+    if dates is None:
+        dates = _dates(vd, ed, line_no)
+    value, booked = dates
+    cref, bref, overflow = _references(rest)
+    supp = clean(" ".join([overflow or "", *rest_lines])) if overflow or rest_lines else None
+    return (value, booked, mark, _SIGN[mark], funds, amount, kind.strip(), cref, bref, supp,
+            bool(overflow))
+
+
+def _dates(vd: str, ed: str | None, line_no: int) -> tuple[date, date | None]:
+    """Value and entry date of a :61: line, remembered for the next lines."""
     try:
         value = yymmdd(vd)
         booked = entry_date(ed, value) if ed and ed != "    " else None
     except ParseError as exc:
         raise ParseError(f"line {line_no}: {exc.message}", code=exc.code, line=line_no) from exc
-    cref, bref, overflow = _references(rest)
-    supp = clean(" ".join([overflow or "", *rest_lines])) if overflow or rest_lines else None
-    return StatementLine(value, booked, mark, _SIGN[mark], funds, amount, kind.strip(), cref, bref,
-                         supp, bool(overflow))
+    if len(_DATES) >= 4096:
+        _DATES.clear()
+    _DATES[vd + ed if ed else vd] = value, booked
+    return value, booked
 
 
 def _references(rest: str) -> tuple[str | None, str | None, str | None]:
@@ -120,7 +141,7 @@ def _references(rest: str) -> tuple[str | None, str | None, str | None]:
     if not rest:
         return None, None, None
     if "//" in rest:
-        cref, bref = rest.split("//", 1)
+        cref, _, bref = rest.partition("//")
         return cref.strip() or None, bref.strip() or None, None
     gap = _GAP.search(rest)
     if len(rest) > 16 and gap is not None:
@@ -130,8 +151,24 @@ def _references(rest: str) -> tuple[str | None, str | None, str | None]:
     return rest.strip() or None, None, None
 
 
+class _Exponents(dict[str, int]):
+    """Minor-unit digits per currency, looked up once."""
+
+    def __missing__(self, currency: str) -> int:
+        value = self[currency] = exponent(currency)
+        return value
+
+
+_EXPONENT = _Exponents()
+
+
 def amount_minor(amount: str, currency: str, line_no: int | None) -> int:
     """An MT940 amount (``1234,56``, ``500,``, ``500``) in minor units; never a float."""
+    whole, _, frac = amount.partition(",")
+    digits = whole + frac
+    pad = _EXPONENT[currency] - len(frac)
+    if pad >= 0 and len(digits) <= _FAST_AMOUNT and digits.isascii() and digits.isdigit():
+        return int(digits) * 10**pad  # exact: the same as the Decimal way below
     try:
         return to_minor(Decimal(amount.replace(",", ".")), currency)
     except ParseError as exc:
@@ -145,37 +182,70 @@ def build_line(
 ) -> BankLine:
     """One :class:`BankLine` from the ``:61:`` lines, the ``:86:`` fields' lines (each field a
     list of lines) and any ``:NS:`` lines that follow it."""
-    sl = parse_statement_line(lines61, line_no)
+    # the hot path: a one-line :61: with a bank reference after "//" (see _statement_line)
+    m = _line61(lines61[0]) if len(lines61) == 1 else None
+    if m is None:
+        return _build(_statement_line(lines61, line_no), line_no, details, non_swift, currency, raw)
+    vd, ed, mark, funds, amount, kind, rest = m.groups()
+    cref, sep, bref = rest.rstrip().partition("//")
+    if not sep:
+        return _build(_statement_line(lines61, line_no), line_no, details, non_swift, currency, raw)
+    value, booked = _DATES.get(vd + ed if ed else vd) or _dates(vd, ed, line_no)
+    kind = kind.strip()
+    info = parse_details(details) if details else parse_non_swift(non_swift) if non_swift else {"extra": {}}
+    extra = info["extra"]  # a new dict of its own: kept when every value is set
+    if not all(extra.values()):
+        extra = {k: v for k, v in extra.items() if v}
+    extra["swift_type"], extra["mark"] = kind, mark
+    if funds:
+        extra["funds_code"] = funds
+    get = info.get
+    cref = cref.strip() or None
+    if cref in (None, "NONREF", "KREF+") and get("customer_reference"):
+        cref = info["customer_reference"]  # the German KREF+ keyword in :86:
+    if amount[-3:-2] == "," and len(amount) <= _FAST_AMOUNT and _EXPONENT[currency] == 2:
+        minor = int(amount.replace(",", ""))  # "1234,56": cents (the regex let only digits in)
+    else:
+        minor = amount_minor(amount, currency, line_no)
+    return BankLine(
+        booked or value, _SIGN[mark] * minor, currency, value, bref.strip() or None,
+        get("end_to_end_reference"), cref, get("transaction_code") or kind,
+        get("counterparty_name"), get("counterparty_account"), get("counterparty_bic"),
+        get("remittance"), get("creditor_reference"), get("creditor_reference_type"),
+        mark in ("RC", "RD"), raw, extra,
+    )
+
+
+def _build(
+    fields: _Fields61, line_no: int, details: list[list[str]], non_swift: list[str], currency: str, raw: str,
+) -> BankLine:
+    """:func:`build_line` from the parsed ``:61:`` fields, every case."""
+    value, booked, mark, sign, funds, amount, kind, cref, bref, supp, _ = fields
     if details:
         info = parse_details(details)
     elif non_swift:
         info = parse_non_swift(non_swift)
     else:
         info = {"extra": {}}
-    if sl.supplementary:
+    if supp:
+        sl = StatementLine(*fields)
         _echo_hook(sl, details, info)
         _supplementary_hook(sl, info)
     extra = {k: v for k, v in info["extra"].items() if v}
-    extra["swift_type"], extra["mark"] = sl.type_code, sl.mark
-    if sl.funds_code:
-        extra["funds_code"] = sl.funds_code
-    if sl.supplementary:
-        extra["supplementary_details"] = sl.supplementary
-    cref = sl.customer_reference
-    if cref in (None, "NONREF", "KREF+") and info.get("customer_reference"):
-        cref = info["customer_reference"]  # the German KREF+ keyword in :86:
+    extra["swift_type"], extra["mark"] = kind, mark
+    if funds:
+        extra["funds_code"] = funds
+    if supp:
+        extra["supplementary_details"] = supp
     get = info.get
+    if cref in (None, "NONREF", "KREF+") and get("customer_reference"):
+        cref = info["customer_reference"]  # the German KREF+ keyword in :86:
     return BankLine(
-        booking_date=sl.entry_date or sl.value_date, currency=currency,
-        amount_minor=sl.sign * amount_minor(sl.amount, currency, line_no),
-        value_date=sl.value_date, bank_reference=sl.bank_reference,
-        end_to_end_reference=get("end_to_end_reference"), customer_reference=cref,
-        transaction_code=get("transaction_code") or sl.type_code,
-        counterparty_name=get("counterparty_name"), counterparty_account=get("counterparty_account"),
-        counterparty_bic=get("counterparty_bic"), remittance=get("remittance"),
-        creditor_reference=get("creditor_reference"),
-        creditor_reference_type=get("creditor_reference_type"),
-        is_reversal=sl.mark in ("RC", "RD"), raw=raw, extra=extra,
+        booked or value, sign * amount_minor(amount, currency, line_no), currency, value, bref,
+        get("end_to_end_reference"), cref, get("transaction_code") or kind,
+        get("counterparty_name"), get("counterparty_account"), get("counterparty_bic"),
+        get("remittance"), get("creditor_reference"), get("creditor_reference_type"),
+        mark in ("RC", "RD"), raw, extra,
     )
 
 
