@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 
 import polars as pl
@@ -45,7 +45,17 @@ class Fit:
 
 
 def _pct_of(total: int, pct: Decimal) -> int:
-    return int((Decimal(total) * pct / Decimal(100)).to_integral_value(rounding=ROUND_FLOOR))
+    # floor(total * pct / 100), in integers (exact: pct is a finite decimal).
+    num, den = pct.as_integer_ratio()
+    return (total * num) // (100 * den)
+
+
+def _round_half_up(num: int, den: int) -> int:
+    """``num / den`` (``den`` > 0) rounded to the nearest integer, halves away from zero."""
+    q, r = divmod(abs(num), den)
+    if 2 * r >= den:
+        q += 1
+    return q if num >= 0 else -q
 
 
 def limit_minor(limit: Limit, total: int, currency: str) -> int:
@@ -69,14 +79,21 @@ class Book:
         self.customer: list[str] = df["customer_id"].to_list()
         self.number: list[str] = df["document_number"].to_list()
         self.is_credit_note: list[bool] = (df["document_type"] == "credit_note").to_list()
-        self.document_date: list[date | None] = df["document_date"].to_list()
-        self.due_date: list[date | None] = df["due_date"].to_list()
+        # Days since 1970-01-01 (polars' own date representation; cheaper than date objects).
+        self.document_day: list[int | None] = df["document_date"].cast(pl.Int32).to_list()
         self.currency: list[str] = df["currency"].to_list()
         self.amount: list[int] = df["amount_minor"].to_list()
         self.open: list[int] = df["open_amount_minor"].to_list()
         self.index_of: dict[int, int] = dict(zip(self.item_id, range(len(self.item_id)), strict=True))
-        groups = df.group_by("customer_id", "currency", maintain_order=True).agg(pl.col("idx"))
-        self.by_customer: dict[tuple[str, str], list[int]] = {(c, cur): idxs for c, cur, idxs in groups.iter_rows()}
+        # Sorted by (customer, currency): each group is one run of consecutive indexes.
+        groups = df.group_by("customer_id", "currency", maintain_order=True).agg(
+            pl.col("idx").first().alias("start"), pl.len().alias("n")
+        )
+        self.by_customer: dict[tuple[str, str], range] = {
+            (c, cur): range(start, start + n)
+            for c, cur, start, n in zip(*(col.to_list() for col in groups.get_columns()), strict=True)
+        }
+        self._amounts: pl.DataFrame | None = df.select("idx", "currency", pl.col("open_amount_minor").alias("open"))
         self._by_amount: dict[tuple[str, int], list[int]] | None = None
         self._wanted: set[tuple[str, int]] = set()
 
@@ -96,9 +113,11 @@ class Book:
         """
         wanted = wanted.select("currency", pl.col("amount_minor").alias("open")).unique()
         self._wanted = {(c, a) for c, a in wanted.iter_rows()}
-        items = pl.DataFrame(
-            {"currency": self.currency, "open": self.open}, schema={"currency": pl.Utf8, "open": pl.Int64}
-        ).with_row_index("idx")
+        items = self._amounts  # as built, while nothing has been applied yet
+        if items is None:
+            items = pl.DataFrame(
+                {"currency": self.currency, "open": self.open}, schema={"currency": pl.Utf8, "open": pl.Int64}
+            ).with_row_index("idx")
         hits = items.join(wanted, on=["currency", "open"]).group_by("currency", "open").agg(pl.col("idx").sort())
         index: dict[tuple[str, int], list[int]] = defaultdict(list)
         index.update({(c, a): list(idx) for c, a, idx in hits.iter_rows()})
@@ -122,6 +141,7 @@ class Book:
 
     def apply(self, idx: int, amount: int) -> None:
         """Reduce what is open of item ``idx`` by ``amount`` and keep the indexes current."""
+        self._amounts = None
         old = self.open[idx]
         new = old - amount
         if self._by_amount is not None:
@@ -133,42 +153,59 @@ class Book:
         self.open[idx] = new
 
 
-@dataclass(frozen=True, slots=True)
 class Tolerance:
-    """Tolerance settings resolved for one currency (limits in minor units)."""
+    """Tolerance settings resolved for one currency (limits in minor units, resolved once)."""
 
-    currency: str
-    rules: RuleSet
+    __slots__ = ("_bank", "_over", "_short", "currency", "discount_ratio", "rules", "write_off_max")
+
+    def __init__(self, currency: str, rules: RuleSet) -> None:
+        self.currency = currency
+        self.rules = rules
+        t = rules.tolerances
+        self._bank = (t.bank_charge.abs_minor(currency), t.bank_charge.max_pct)
+        self._short = (t.short_payment.abs_minor(currency), t.short_payment.max_pct)
+        self._over = (t.over_payment.abs_minor(currency), t.over_payment.max_pct)
+        self.write_off_max = Limit(max_abs=t.over_payment.write_off_max_abs, max_pct=Decimal(100)).abs_minor(currency)
+        num, den = t.early_payment_discount.pct.as_integer_ratio()
+        self.discount_ratio = (num, 100 * den)
 
     def bank_charge(self, total: int) -> int:
-        return limit_minor(self.rules.tolerances.bank_charge, total, self.currency)
+        return min(self._bank[0], _pct_of(total, self._bank[1]))
 
     def short_payment(self, total: int) -> int:
-        return limit_minor(self.rules.tolerances.short_payment, total, self.currency)
+        return min(self._short[0], _pct_of(total, self._short[1]))
+
+    def over_payment(self, total: int) -> int:
+        return min(self._over[0], _pct_of(total, self._over[1]))
 
 
 def _money(minor: int, currency: str) -> str:
     return f"{format_minor(minor, currency)} {currency}"
 
 
+_EPOCH = date(1970, 1, 1)
+
+
 def _discount(book: Book, idxs: list[int], tol: Tolerance, booked: date) -> tuple[int, int] | None:
     # Expected discount over the invoices still inside their window, and how many there are.
     cfg = tol.rules.tolerances.early_payment_discount
+    day = (booked - _EPOCH).days
+    num, den = tol.discount_ratio
     expected, count = 0, 0
     for i in idxs:
-        doc_date = book.document_date[i]
-        if book.is_credit_note[i] or doc_date is None or book.open[i] != book.amount[i]:
+        doc_day = book.document_day[i]
+        if book.is_credit_note[i] or doc_day is None or book.open[i] != book.amount[i]:
             continue
-        if booked > doc_date + timedelta(days=cfg.days):
+        if day > doc_day + cfg.days:
             continue
-        share = Decimal(book.amount[i]) * cfg.pct / Decimal(100)
-        expected += int(share.to_integral_value(rounding=ROUND_HALF_UP))
+        expected += _round_half_up(book.amount[i] * num, den)  # amount * pct / 100
         count += 1
     return (expected, count) if count else None
 
 
 def _full(book: Book, idxs: list[int]) -> tuple[tuple[int, int], ...]:
-    return tuple((i, book.open[i]) for i in idxs)
+    opened = book.open
+    return tuple([(i, opened[i]) for i in idxs])
 
 
 def _spread(book: Book, idxs: list[int], money: int) -> tuple[tuple[int, int], ...]:
@@ -188,7 +225,8 @@ def fit_short(
     book: Book, idxs: list[int], amount: int, tol: Tolerance, booked: date, kinds: frozenset[str]
 ) -> Fit | None:
     """Fit a payment below the documents' total: discount, bank charge or short payment."""
-    total = sum(book.open[i] for i in idxs)
+    opened = book.open
+    total = sum([opened[i] for i in idxs])
     diff = total - amount
     cur = tol.currency
     if total <= 0 or diff <= 0:
@@ -225,10 +263,11 @@ def fit_short(
 
 def fit_exact(book: Book, idxs: list[int], amount: int, currency: str) -> Fit | None:
     """The documents' open amounts add up to the payment exactly."""
-    if not idxs or sum(book.open[i] for i in idxs) != amount:
+    opened = book.open
+    if not idxs or sum([opened[i] for i in idxs]) != amount:
         return None
     note = "amount equal" if len(idxs) == 1 else f"amount equal to the sum of {len(idxs)} documents"
-    if any(book.open[i] < 0 for i in idxs):
+    if any([opened[i] < 0 for i in idxs]):
         note += " (credit notes netted)"
     return Fit(ResidualClass.NONE, _full(book, idxs), note=note)
 
@@ -236,14 +275,14 @@ def fit_exact(book: Book, idxs: list[int], amount: int, currency: str) -> Fit | 
 def fit_over(book: Book, idxs: list[int], amount: int, tol: Tolerance) -> Fit | None:
     """The payment exceeds the documents by no more than the over-payment limit: clear them, write
     off a small rest or keep it on account."""
-    total = sum(book.open[i] for i in idxs)
+    opened = book.open
+    total = sum([opened[i] for i in idxs])
     extra = amount - total
     cfg = tol.rules.tolerances.over_payment
     cur = tol.currency
-    if total <= 0 or extra <= 0 or extra > limit_minor(cfg, total, cur):
+    if total <= 0 or extra <= 0 or extra > tol.over_payment(total):
         return None
-    wo_limit = Limit(max_abs=cfg.write_off_max_abs, max_pct=Decimal(100)).abs_minor(cur)
-    if cfg.action == "write_off" and extra <= wo_limit:
+    if cfg.action == "write_off" and extra <= tol.write_off_max:
         return Fit(
             ResidualClass.WRITE_OFF,
             _full(book, idxs),

@@ -8,6 +8,9 @@ index on the :class:`~services.cashapp.domain.allocate.Book` (no scans over all 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from services.cashapp.domain.allocate import (
     Fit,
     ResidualClass,
@@ -42,21 +45,35 @@ def customers(r: Receipt, ev: Evidence, ctx: Context) -> list[tuple[str, float, 
     The payer account decides when known; otherwise payer-name matches; customers of documents
     named in the texts come last, at suggestion weight.
     """
-    out: list[tuple[str, float, str]] = []
+    return [(cust, weight, phrase()) for cust, weight, phrase in _customers(r, ev, ctx)]
+
+
+def _customers(r: Receipt, ev: Evidence, ctx: Context) -> list[tuple[str, float, Callable[[], str]]]:
+    # :func:`customers` with the phrases left to be written (only the winner's and the suggestions'
+    # are ever read), worked out once per receipt: it depends on the evidence only, not on the book's
+    # open amounts.
+    if ev.who is not None:
+        return ev.who
+    out: list[tuple[str, float, Callable[[], str]]] = []
     if ev.accounts:
         for cust, src in ev.accounts:
-            out.append((cust, 1.0, account_phrase(cust, src)))
+            out.append((cust, 1.0, partial(account_phrase, cust, src)))
     else:
         for cust, sim, name in ev.names:
-            out.append((cust, name_factor(sim, ctx.name_cutoff), name_phrase(r.payer_name, name, cust, sim)))
+            out.append((cust, name_factor(sim, ctx.name_cutoff), partial(name_phrase, r.payer_name, name, cust, sim)))
     seen = {c for c, _, _ in out}
     book = ctx.book
     for h in ev.hits:
         cust = book.customer[h.idx]
         if h.match == "exact" and cust not in seen and book.currency[h.idx] == r.currency:
             seen.add(cust)
-            out.append((cust, REF_CUSTOMER_FACTOR, f"customer {cust} from {book.number[h.idx]} mentioned"))
+            out.append((cust, REF_CUSTOMER_FACTOR, partial(_mentioned, cust, book.number[h.idx])))
+    ev.who = out
     return out
+
+
+def _mentioned(cust: str, number: str) -> str:
+    return f"customer {cust} from {number} mentioned"
 
 
 def amount_exact(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[Candidate]:
@@ -64,12 +81,12 @@ def amount_exact(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[Cand
     cfg = ctx.exact_cfg
     book = ctx.book
     out = []
-    for cust, weight, phrase in customers(r, ev, ctx):
+    for cust, weight, phrase in _customers(r, ev, ctx):
         for i in book.with_open(cust, r.currency, r.amount):
             fit = Fit(ResidualClass.NONE, ((i, r.amount),), note="amount equal")
 
-            def why(i: int = i, phrase: str = phrase) -> str:
-                return f"{book.number[i]} is the open item with exactly the amount paid; {phrase}"
+            def why(i: int = i, phrase: Callable[[], str] = phrase) -> str:
+                return f"{book.number[i]} is the open item with exactly the amount paid; {phrase()}"
 
             out.append(candidate("amount.exact", cfg.score * weight, cust, fit, why, rank))
     return out
@@ -80,7 +97,7 @@ def amount_subset(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[Can
     cfg = ctx.subset_cfg
     book = ctx.book
     out = []
-    for cust, weight, phrase in customers(r, ev, ctx):
+    for cust, weight, phrase in _customers(r, ev, ctx):
         items = book.open_of(cust, r.currency)
         negative = sum(book.open[i] for i in items if book.open[i] < 0)
         pool = [i for i in items if book.open[i] < 0 or book.open[i] <= r.amount - negative]
@@ -95,10 +112,10 @@ def amount_subset(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[Can
             if fit is None:
                 continue
 
-            def why(fit: Fit = fit, phrase: str = phrase, proven: bool = proven) -> str:
+            def why(fit: Fit = fit, phrase: Callable[[], str] = phrase, proven: bool = proven) -> str:
                 docs = documents(book, [i for i, _ in fit.allocations])
                 unique = "the only combination" if proven else "a combination (search capped, not proven unique)"
-                return f"{docs}: {unique} of open items matching the amount; {fit.note}; {phrase}"
+                return f"{docs}: {unique} of open items matching the amount; {fit.note}; {phrase()}"
 
             out.append(candidate("amount.subset", cfg.score * weight, cust, fit, why, rank, auto_ok=proven))
     return out
@@ -110,15 +127,15 @@ def amount_tolerance(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[
     kinds = frozenset(cfg.kinds)
     book, tol = ctx.book, ctx.tol(r.currency)
     out = []
-    for cust, weight, phrase in customers(r, ev, ctx):
+    for cust, weight, phrase in _customers(r, ev, ctx):
         for i in book.open_of(cust, r.currency):
             if book.open[i] <= r.amount:
                 continue
             fit = fit_short(book, [i], r.amount, tol, r.booked, kinds)
             if fit:
 
-                def why(i: int = i, fit: Fit = fit, phrase: str = phrase) -> str:
-                    return f"{book.number[i]} is the open item within tolerance of the amount; {fit.note}; {phrase}"
+                def why(i: int = i, fit: Fit = fit, phrase: Callable[[], str] = phrase) -> str:
+                    return f"{book.number[i]} is the open item within tolerance of the amount; {fit.note}; {phrase()}"
 
                 out.append(candidate("amount.tolerance", cfg.score * weight, cust, fit, why, rank))
     return out

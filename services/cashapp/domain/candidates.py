@@ -11,7 +11,10 @@ never with all customers. The closest few get a closer look for abbreviated word
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import polars as pl
+from polars.lazyframe.in_process import InProcessQuery
 from rapidfuzz import fuzz, process
 
 from services.cashapp.domain.normalize import account_expr, name_expr, normalize_account
@@ -47,43 +50,71 @@ def payer_accounts(receipts: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFra
     return payers.join(known, on="acct").select("receipt_id", "customer_id", "source").sort("receipt_id", "customer_id")
 
 
-def _reference_names(customers: pl.DataFrame, accounts: pl.DataFrame, rules: RuleSet) -> pl.DataFrame:
+def reference_names(customers: pl.DataFrame, accounts: pl.DataFrame, rules: RuleSet) -> InProcessQuery:
+    """The customers' normalised names and aliases, worked out in the background (polars' threads):
+    pass the answer to :func:`payer_names` (``ref``)."""
     legal, stop = rules.names.legal_forms, rules.names.stopwords
     names = pl.concat(
         [
-            customers.select("customer_id", pl.col("customer_name").alias("raw"), pl.lit("customer").alias("via")),
-            accounts.filter(pl.col("kind") == "name").select(
-                "customer_id", pl.col("value").alias("raw"), pl.lit("alias").alias("via")
+            customers.lazy().select(
+                "customer_id", pl.col("customer_name").alias("raw"), pl.lit("customer").alias("via")
             ),
+            accounts.lazy()
+            .filter(pl.col("kind") == "name")
+            .select("customer_id", pl.col("value").alias("raw"), pl.lit("alias").alias("via")),
         ]
     ).drop_nulls("raw")
+    # Lazily: the optimiser computes name_expr's shared parts once (eager evaluation repeats them).
     names = names.with_columns(name_expr(pl.col("raw"), legal, stop).alias("norm")).filter(pl.col("norm") != "")
+    return names.collect(background=True)
+
+
+def _reference_names(names: pl.DataFrame) -> pl.DataFrame:
     return names.sort("customer_id", "via").unique(["norm", "customer_id"], keep="first", maintain_order=True)
 
 
 def _block_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """Blocking keys of each name: the first four letters of each word (whole word when shorter),
-    and the name without one of its words (``~summit`` for ``smumit technologies`` and ``summit
-    technologies`` alike), so a typo in one word still meets the name through the others."""
-    words = frame.select("norm", pl.col("norm").str.split(" ").alias("w"))
-    prefixes = words.select("norm", pl.col("w").list.eval(pl.element().str.slice(0, 4)).alias("key")).explode("key")
+    """Blocking keys of each name (``id, norm`` in, ``id, key`` out): the first four letters of each
+    word (whole word when shorter), and the name without one of its words (``~summit`` for ``smumit
+    technologies`` and ``summit technologies`` alike), so a typo in one word still meets the name
+    through the others."""
+    words = frame.select("id", pl.col("norm").str.split(" ").alias("w"))
+    prefixes = words.select("id", pl.col("w").list.eval(pl.element().str.slice(0, 4)).alias("key")).explode("key")
     multi = (
         words.filter(pl.col("w").list.len().is_between(2, _DROP_ONE_MAX_WORDS))
         .with_columns(pl.int_ranges(0, pl.col("w").list.len()).alias("i"))
         .explode("i")
     )
     rest = pl.concat_list(pl.col("w").list.slice(0, pl.col("i")), pl.col("w").list.slice(pl.col("i") + 1))
-    drop_one = multi.select("norm", ("~" + rest.list.join(" ")).alias("key"))
+    drop_one = multi.select("id", ("~" + rest.list.join(" ")).alias("key"))
     keys = pl.concat([prefixes, drop_one])
     return keys.filter(pl.col("key").str.len_chars() >= 2).unique()
 
 
-def _pairs(payer_norms: pl.DataFrame, ref: pl.DataFrame, max_freq: int) -> pl.DataFrame:
-    rkeys = _block_keys(ref.select("norm").unique())
+class _Pairs(NamedTuple):
+    """Blocked (payer, name) pairs, unique, sorted by (payer, name): ``payers[pid[k]], names[nid[k]]``."""
+
+    payers: list[str]  # payer names, sorted
+    names: list[str]  # reference names, sorted
+    pid: list[int]
+    nid: list[int]
+
+
+def _pairs(payer_norms: pl.DataFrame, ref: pl.DataFrame, max_freq: int) -> _Pairs:
+    # Names are numbered in sorted order, so pairs of numbers sort like pairs of names (cheaply).
+    names = ref.select("norm").unique().sort("norm").with_row_index("id")
+    payers = payer_norms.select("norm").unique().sort("norm").with_row_index("id")
+    rkeys = _block_keys(names)
     freq = rkeys.group_by("key").agg(pl.len().alias("f"))
     # Keys shared by many names (like "tech" or "hand") say little and cost much: not used.
-    pkeys = _block_keys(payer_norms).join(freq.filter(pl.col("f") <= max_freq), on="key")
-    return pkeys.rename({"norm": "pnorm"}).join(rkeys, on="key").select("pnorm", "norm").unique().sort("pnorm", "norm")
+    pkeys = _block_keys(payers).join(freq.filter(pl.col("f") <= max_freq), on="key")
+    both = pkeys.rename({"id": "pid"}).join(rkeys, on="key")
+    # One integer per (payer, name) pair, in the order of the pair: unique and sorted cheaply.
+    pair = (pl.col("pid").cast(pl.UInt64) * (1 << 32) + pl.col("id").cast(pl.UInt64)).alias("pair")
+    ids = both.select(pair).unique().sort("pair")["pair"]
+    return _Pairs(
+        payers["norm"].to_list(), names["norm"].to_list(), (ids // (1 << 32)).to_list(), (ids % (1 << 32)).to_list()
+    )
 
 
 def expand_abbreviations(payer: str, name: str) -> str:
@@ -115,31 +146,28 @@ def _pair_score(p: str, norm: str, plain: float) -> float:
     return score
 
 
-def _sorted_words(col: str) -> pl.Expr:
-    return pl.col(col).str.split(" ").list.sort().list.join(" ")
-
-
-def _score_pairs(pairs: pl.DataFrame, cutoff: float, auto: float, top_k: int, exact: set[str]) -> pl.DataFrame:
+def _score_pairs(pairs: _Pairs, cutoff: float, auto: float, top_k: int, exact: set[str]) -> pl.DataFrame:
     # rapidfuzz's process.cdist needs numpy, which this project does not depend on; extract() runs
     # the scorer over one payer's blocked candidates in C++ and keeps the best ``top_k`` for a
     # closer look (abbreviations, truncated names). Words are sorted once up front, so plain
     # ``ratio`` on them is ``token_sort_ratio`` without re-sorting per pair. A payer whose name is
     # exactly a customer's only needs its near-identical rivals (for ambiguity), not a closer look.
-    rows: list[tuple[str, str, float]] = []
-    payers = pairs.select("pnorm").unique().with_columns(_sorted_words("pnorm").alias("ps"))
-    names = pairs.select("norm").unique().with_columns(_sorted_words("norm").alias("ns"))
-    # Joins do not keep row order: sort, so that ties at the top-k boundary break the same way
-    # on every run.
-    grouped = (
-        pairs.join(names, on="norm")
-        .sort("pnorm", "norm")
-        .group_by("pnorm", maintain_order=True)
-        .agg(pl.col("norm"), pl.col("ns"))
-        .join(payers, on="pnorm")
-        .sort("pnorm")
-    )
+    # ``pairs`` is unique and sorted by (pnorm, norm) (see _pairs): each payer's candidates are one
+    # run of rows, in name order, so that ties at the top-k boundary break the same way on every run.
+    out_p: list[str] = []
+    out_n: list[str] = []
+    out_s: list[float] = []
     ratio, extract = fuzz.ratio, process.extract
-    for p, norms, sorted_norms, ps in grouped.iter_rows():
+    # Each name with its words sorted (names are ASCII: the same order as polars' string sort).
+    names, pid = pairs.names, pairs.pid
+    names_sorted = [" ".join(sorted(n.split(" "))) for n in names]
+    bounds = [i for i in range(1, len(pid)) if pid[i] != pid[i - 1]]
+    for lo, hi in zip([0, *bounds], [*bounds, len(pid)], strict=True):
+        if lo == hi:
+            continue
+        p, ps = pairs.payers[pid[lo]], " ".join(sorted(pairs.payers[pid[lo]].split(" ")))
+        nids = pairs.nid[lo:hi]
+        norms, sorted_norms = [names[k] for k in nids], [names_sorted[k] for k in nids]
         known = p in exact
         plain: dict[int, float] = {}
         for query, choices in ((p, norms), (ps, sorted_norms)):
@@ -152,12 +180,22 @@ def _score_pairs(pairs: pl.DataFrame, cutoff: float, auto: float, top_k: int, ex
             cut = [n[: len(p)] if len(n) > len(p) else "" for n in norms]
             for _, sim, k in extract(p, cut, scorer=ratio, score_cutoff=cutoff, limit=top_k):
                 best[norms[k]] = max(best.get(norms[k], 0.0), sim * _TRUNCATED_FACTOR)
-        rows += [(p, norm, round(sc, 2)) for norm, sc in best.items() if sc >= cutoff]
-    return pl.DataFrame(rows, schema={"pnorm": pl.Utf8, "norm": pl.Utf8, "score": pl.Float64}, orient="row")
+        for norm, sc in best.items():
+            if sc >= cutoff:
+                out_p.append(p)
+                out_n.append(norm)
+                out_s.append(round(sc, 2))
+    return pl.DataFrame(
+        {"pnorm": out_p, "norm": out_n, "score": out_s}, schema={"pnorm": pl.Utf8, "norm": pl.Utf8, "score": pl.Float64}
+    )
 
 
 def payer_names(
-    receipts: pl.DataFrame, customers: pl.DataFrame, accounts: pl.DataFrame, rules: RuleSet
+    receipts: pl.DataFrame,
+    customers: pl.DataFrame,
+    accounts: pl.DataFrame,
+    rules: RuleSet,
+    ref: InProcessQuery | None = None,
 ) -> pl.DataFrame:
     """``receipt_id, customer_id, score (0..100), matched, via`` for payer names like a customer's.
 
@@ -168,26 +206,30 @@ def payer_names(
     if cfg is None or receipts.is_empty() or customers.is_empty():
         return pl.DataFrame(schema=NAME_SCHEMA)
     legal, stop = rules.names.legal_forms, rules.names.stopwords
-    payers = receipts.select("receipt_id", name_expr(pl.col("counterparty_name"), legal, stop).alias("pnorm")).filter(
-        pl.col("pnorm").str.len_chars() >= 2
+    payers = (
+        receipts.lazy()
+        .select("receipt_id", name_expr(pl.col("counterparty_name"), legal, stop).alias("pnorm"))
+        .filter(pl.col("pnorm").str.len_chars() >= 2)
+        .collect()
     )
-    ref = _reference_names(customers, accounts, rules)
+    query = ref if ref is not None else reference_names(customers, accounts, rules)
+    ref_names = _reference_names(query.fetch_blocking())
     uniq = payers.select(pl.col("pnorm").alias("norm")).unique()
-    pairs = _pairs(uniq, ref, cfg.max_token_frequency)
-    exact = uniq.join(ref.select("norm").unique(), on="norm").select(
+    pairs = _pairs(uniq, ref_names, cfg.max_token_frequency)
+    exact = uniq.join(ref_names.select("norm").unique(), on="norm").select(
         pl.col("norm").alias("pnorm"), "norm", pl.lit(100.0).alias("score")
     )
     scored = pl.concat(
         [
             exact,
             _score_pairs(pairs, cfg.suggest_cutoff, cfg.auto_cutoff, cfg.max_compared, set(exact["pnorm"].to_list()))
-            if not pairs.is_empty()
+            if pairs.pid
             else exact.clear(),
         ]
     )
     scored = scored.filter(pl.col("score") >= cfg.suggest_cutoff)
     per_customer = (
-        scored.join(ref, on="norm")
+        scored.join(ref_names, on="norm")
         .sort("pnorm", "customer_id", "score", "via", descending=[False, False, True, False])
         .unique(["pnorm", "customer_id"], keep="first", maintain_order=True)
         .sort("pnorm", "score", "customer_id", descending=[False, True, False])

@@ -40,6 +40,8 @@ class Evidence:
     names: list[tuple[str, float, str]] = field(default_factory=list)  # (customer, similarity, name)
     non_ar: str | None = None
     notes: set[ExceptionReason] = field(default_factory=set)
+    # The customers the amount rules look at (amount_rules._customers), once worked out.
+    who: list[tuple[str, float, Callable[[], str]]] | None = None
 
 
 class Context:
@@ -71,8 +73,8 @@ class Context:
 def candidate(
     rule: str, score: float, cust: str | None, fit: Fit, why: Callable[[], str], rank: int, auto_ok: bool = True
 ) -> Candidate:
-    items = tuple(i for i, _ in fit.allocations)
-    amounts = tuple(a for _, a in fit.allocations)
+    items = tuple([i for i, _ in fit.allocations])
+    amounts = tuple([a for _, a in fit.allocations])
     return Candidate(rule, round(score, 4), cust, items, amounts, why, fit=fit, auto_ok=auto_ok, rank=rank)
 
 
@@ -91,7 +93,7 @@ def suggestion(
         round(score, 4),
         cust,
         tuple(idxs),
-        tuple(book.open[i] for i in idxs),
+        tuple([book.open[i] for i in idxs]),
         why,
         auto_ok=False,
         hint=hint,

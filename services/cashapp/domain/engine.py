@@ -12,30 +12,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
-from functools import partial
 
 import polars as pl
 
 from services.cashapp.domain.allocate import Book, ResidualClass
 from services.cashapp.domain.amount_rules import amount_exact, amount_subset, amount_tolerance, global_amount
-from services.cashapp.domain.candidates import non_ar_flags, payer_accounts, payer_names
+from services.cashapp.domain.candidates import non_ar_flags, payer_accounts, payer_names, reference_names
 from services.cashapp.domain.context import Context, Evidence, Receipt
 from services.cashapp.domain.decision import Allocation, Decision, DecisionStatus, ExceptionReason, Suggestion
 from services.cashapp.domain.explain import Hit, documents, money
 from services.cashapp.domain.fastpath import fast_decisions, sole_exact
 from services.cashapp.domain.inputs import prepare_inputs
-from services.cashapp.domain.references import reference_hits
+from services.cashapp.domain.references import ReferenceSearch
 from services.cashapp.domain.rules import RuleSet
 from services.cashapp.domain.scoring import REF_EXACT, Candidate, pick, rank_candidates
-from services.cashapp.domain.strategies import reference
+from services.cashapp.domain.strategies import reference_exact, reference_fuzzy
 from shared.errors import DomainError
 
 Strategy = Callable[[Receipt, Evidence, Context, int], list[Candidate]]
 _STRATEGIES: dict[str, Strategy] = {
-    "reference.exact": partial(reference, match="exact"),
-    "reference.fuzzy": partial(reference, match="fuzzy"),
+    "reference.exact": reference_exact,
+    "reference.fuzzy": reference_fuzzy,
     "amount.exact": amount_exact,
     "amount.subset": amount_subset,
     "amount.tolerance": amount_tolerance,
@@ -58,6 +59,32 @@ def match(
     reversals are matched. ``as_of`` stands in for a missing booking date (early-payment windows).
     Returns the decisions in that same order; every one satisfies the allocation invariant.
     """
+    with _gc_paused():
+        return _match(receipts, open_items, customers, accounts, rules, as_of)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # The run allocates a few hundred thousand small objects (decisions, candidates, tuples) and
+    # makes no reference cycles worth collecting: the cyclic collector would only walk the heap over
+    # and over (a tenth of the run). Paused for the run, and the previous setting restored.
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _match(
+    receipts: pl.DataFrame,
+    open_items: pl.DataFrame,
+    customers: pl.DataFrame,
+    accounts: pl.DataFrame,
+    rules: RuleSet,
+    as_of: date,
+) -> list[Decision]:
     receipts, open_items, customers, accounts = prepare_inputs(receipts, open_items, customers, accounts)
     receipts = receipts.sort("booking_date", "receipt_id", nulls_last=True)
     credits = receipts.filter((pl.col("amount_minor") > 0) & ~pl.col("is_reversal"))
@@ -74,15 +101,21 @@ def match(
         "counterparty_name",
         "counterparty_account",
     ]
+    # Only the receipts not decided up front are turned into Python rows (in the same order).
+    ids = receipts["receipt_id"].to_list()
+    todo = receipts.filter(~pl.col("receipt_id").is_in(list(decided))) if decided else receipts
+    rows = todo.select(cols).iter_rows()
+    steps = _plan(tuple(ctx.order))
     out = []
-    for rid, amount, cur, booked, valued, reversal, name, acct in receipts.select(cols).iter_rows():
+    for rid in ids:
         d = decided.get(rid)
         if d is None:
+            _, amount, cur, booked, valued, reversal, name, acct = next(rows)
             r = Receipt(rid, amount or 0, cur or "", booked or valued or as_of, name, acct)
             if reversal or r.amount <= 0:
                 d = _ignored(r, rules, bool(reversal))
             else:
-                d = _decide(r, evidence.get(rid) or Evidence(), ctx)
+                d = _decide(r, evidence.get(rid) or Evidence(), ctx, steps)
         out.append(d)
     return out
 
@@ -104,7 +137,20 @@ def _first_pass(
         if rules.strategy("payer.account") is not None
         else pl.DataFrame(schema={"receipt_id": pl.Int64, "customer_id": pl.Utf8, "source": pl.Utf8})
     )
-    found = reference_hits(credits, open_items, rules, acc)
+    # Work that does not wait for other work runs in the background (polars' threads) meanwhile:
+    # the customers' names, and the fuzzy reference search once the exact hits are known.
+    names_query = (
+        reference_names(customers, accounts, rules)
+        if rules.strategy("payer.name") is not None and not customers.is_empty()
+        else None
+    )
+    search = ReferenceSearch(credits, open_items, rules, acc)
+    # Payer names are compared only where needed: no exact reference explains the amount and the
+    # payer account does not name the customer.
+    named = credits.filter(~pl.col("receipt_id").is_in(search.settled.implode()))
+    named = named.filter(~pl.col("receipt_id").is_in(acc["receipt_id"].implode()))
+    names = payer_names(named, customers, accounts, rules, names_query)
+    found = search.result()
     fast = sole_exact(credits, found.hits, open_items, rules)
     decided, cleared = fast_decisions(fast, credits, found.hits, acc, open_items, rules.version)
     book = Book(open_items.filter(~pl.col("item_id").is_in(cleared.implode())))
@@ -114,40 +160,51 @@ def _first_pass(
     index_of = book.index_of
     # Hits on documents the first pass cleared are fuzzy neighbours (exact ones were never cleared
     # there): nothing to offer any more.
-    hits = found.hits.filter(rest & pl.col("item_id").is_in(pl.Series(book.item_id, dtype=pl.Int64).implode()))
-    for rid, item_id, m, source, token, via, key in hits.iter_rows():
+    # (every hit is on one of ``open_items``: those not cleared are the book's)
+    hits = found.hits.filter(rest & ~pl.col("item_id").is_in(cleared.implode()))
+    for rid, item_id, m, source, token, via, key in zip(*(c.to_list() for c in hits.get_columns()), strict=True):
         ev.setdefault(rid, Evidence()).hits.append(Hit(index_of[item_id], m, source, token, via, key))
-    for rid, cust, src in acc.filter(rest).iter_rows():
+    for rid, cust, src in zip(*(c.to_list() for c in acc.filter(rest).get_columns()), strict=True):
         ev.setdefault(rid, Evidence()).accounts.append((cust, src))
-    # Payer names are compared only where needed: no exact reference explains the amount and the
-    # payer account does not name the customer.
-    named = credits.filter(~pl.col("receipt_id").is_in(found.settled.implode()))
-    named = named.filter(~pl.col("receipt_id").is_in(acc["receipt_id"].implode()))
-    for rid, cust, score, matched, _via in payer_names(named, customers, accounts, rules).iter_rows():
+    for rid, cust, score, matched in zip(
+        *(names[c].to_list() for c in ("receipt_id", "customer_id", "score", "matched")), strict=True
+    ):
         ev.setdefault(rid, Evidence()).names.append((cust, score, matched))
-    for rid, keyword in non_ar_flags(credits.filter(rest), rules).iter_rows():
+    flags = non_ar_flags(credits.filter(rest), rules)
+    for rid, keyword in zip(flags["receipt_id"].to_list(), flags["keyword"].to_list(), strict=True):
         ev.setdefault(rid, Evidence()).non_ar = keyword
     return decided, ev, Context(book, rules)
 
 
-def _decide(r: Receipt, ev: Evidence, ctx: Context) -> Decision:
+def _plan(order: tuple[str, ...]) -> tuple[tuple[int, str, Strategy | None], ...]:
+    # The steps of the per-receipt loop: (rank, strategy id, function); payer.* strategies are
+    # evidence, gathered up front, and are no step of their own.
+    return tuple(
+        (rank, sid, _STRATEGIES.get(sid)) for rank, sid in enumerate(order) if sid in _STRATEGIES or sid == "non_ar"
+    )
+
+
+def _decide(r: Receipt, ev: Evidence, ctx: Context, steps: tuple[tuple[int, str, Strategy | None], ...]) -> Decision:
     scoring = ctx.rules.scoring
     cands: list[Candidate] = []
-    order = ctx.order
     fuzzy_later = ctx.fuzzy_after_exact
-    for rank, sid in enumerate(order):
-        if sid == "non_ar":
-            if _non_ar(ev, cands, ctx):
+    unpicked = False  # candidates added since the last pick (which said: keep looking)
+    for rank, sid, strategy in steps:
+        if strategy is None:  # non_ar
+            if ev.non_ar is not None and _non_ar(ev, cands, ctx):
                 return _exception(r, ev, ctx, cands, ExceptionReason.NON_AR)
             continue
-        strategy = _STRATEGIES.get(sid)
-        if strategy is None:  # payer.* strategies are evidence, gathered up front
-            continue
-        cands += strategy(r, ev, ctx, rank)
-        if sid == "reference.exact" and fuzzy_later and max((c.score for c in cands), default=0.0) < REF_EXACT:
+        found = strategy(r, ev, ctx, rank)
+        if found:
+            cands += found
+            unpicked = True
+        elif not unpicked:
+            continue  # nothing new: the last pick's answer stands
+        if sid == "reference.exact" and fuzzy_later and max(c.score for c in cands) < REF_EXACT:
             # A typo can land on another existing document: unless the exact reference explains the
             # amount exactly, exact and fuzzy references are judged together.
             continue
+        unpicked = False
         outcome = pick(cands, scoring.auto, scoring.ambiguity_margin)
         if outcome is None:
             continue
@@ -190,8 +247,9 @@ def _identified(ev: Evidence, ctx: Context) -> str | None:
 def _auto(r: Receipt, ctx: Context, c: Candidate) -> Decision:
     book, fit = ctx.book, c.fit
     assert fit is not None  # only candidates with a fit may win (auto_ok)
-    allocs = tuple(Allocation(book.item_id[i], book.number[i], book.customer[i], a) for i, a in fit.allocations)
-    applied = sum(a for _, a in fit.allocations)
+    ids, numbers, owners = book.item_id, book.number, book.customer
+    allocs = tuple([Allocation(ids[i], numbers[i], owners[i], a) for i, a in fit.allocations])
+    applied = sum([a for _, a in fit.allocations])
     d = Decision(
         r.receipt_id,
         DecisionStatus.AUTO,
@@ -210,7 +268,9 @@ def _auto(r: Receipt, ctx: Context, c: Candidate) -> Decision:
         c.score,
         c.reason,
     )
-    if not d.balanced:  # cannot happen by construction; refuse loudly rather than post bad money
+    # (``balanced``, with the sum of the allocations known)
+    if applied + fit.fee + fit.writeoff + fit.unapplied != r.amount:
+        # cannot happen by construction; refuse loudly rather than post bad money
         raise DomainError(f"receipt {r.receipt_id}: allocation does not balance", code="MATCH_INVARIANT")
     for i, a in fit.allocations:
         book.apply(i, a)

@@ -127,37 +127,44 @@ def fast_decisions(
     mine = pl.col("receipt_id").is_in(fast.implode())
     docs = open_items.select("item_id", "customer_id", "document_number", "open_amount_minor", "due_date")
     mine_hits = hits.filter(mine).select("receipt_id", "item_id", "source", "via")
-    items = (
+    flat = (
         mine_hits.join(docs, on="item_id")
         .sort("receipt_id", "due_date", "document_number", "item_id", nulls_last=True)
-        .group_by("receipt_id", maintain_order=True)
-        .agg("item_id", "document_number", "open_amount_minor", pl.col("customer_id").first())
+        .select("receipt_id", "item_id", "document_number", "open_amount_minor", "customer_id")
     )
-    rows = (
-        credits.filter(mine)
-        .select("receipt_id", "amount_minor", "currency")
-        .join(items, on="receipt_id")
-        .join(_reasons(mine_hits, docs.drop("due_date"), payers.filter(mine)), on="receipt_id")
-    )
+    heads = credits.filter(mine).select("receipt_id", "amount_minor", "currency")
+    head = {rid: (amount, cur) for rid, amount, cur in zip(*(c.to_list() for c in heads.get_columns()), strict=True)}
+    reasons = _reasons(mine_hits, docs.drop("due_date"), payers.filter(mine))
+    why = dict(zip(reasons["receipt_id"].to_list(), reasons["reason"].to_list(), strict=True))
+    # Consecutive rows of one receipt (sorted) are its allocations; its customer is the first row's.
+    per: dict[int, tuple[str, list[Allocation]]] = {}
+    for rid, item, number, opened, cust in zip(*(c.to_list() for c in flat.get_columns()), strict=True):
+        got = per.get(rid)
+        if got is None:
+            got = per[rid] = (cust, [])
+        got[1].append(Allocation(item, number, got[0], opened))
     out: dict[int, Decision] = {}
-    for rid, amount, cur, item_ids, numbers, opens, cust, reason in rows.iter_rows():
-        allocs = tuple(Allocation(i, n, cust, a) for i, n, a in zip(item_ids, numbers, opens, strict=True))
+    auto, none = DecisionStatus.AUTO, ResidualClass.NONE
+    for rid, (cust, allocs) in per.items():
+        if rid not in head or rid not in why:
+            continue
+        amount, cur = head[rid]
         out[rid] = Decision(
             rid,
-            DecisionStatus.AUTO,
+            auto,
             cur,
             amount,
             cust,
-            allocs,
+            tuple(allocs),
             amount,
             0,
             0,
             0,
-            ResidualClass.NONE,
+            none,
             0,
             "reference.exact",
             version,
             REF_EXACT,
-            reason,
+            why[rid],
         )
-    return out, items["item_id"].explode()
+    return out, flat["item_id"]

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-from rapidfuzz.distance import OSA
 
+from services.cashapp.domain.fuzzy import HIT_SCHEMA, FuzzySearch
 from services.cashapp.domain.normalize import (
     TOKEN_RE,
     compact_expr,
@@ -29,21 +29,11 @@ from services.cashapp.domain.normalize import (
     group_part_expr,
     grouped_text_expr,
     prefix_strip_pattern,
-    qrr_valid,
-    rf_valid,
     rf_valid_prefix,
 )
-from services.cashapp.domain.rules import ReferenceFuzzy, RuleSet
+from services.cashapp.domain.rules import RuleSet
 
-HIT_SCHEMA = {
-    "receipt_id": pl.Int64,
-    "item_id": pl.Int64,
-    "match": pl.Utf8,
-    "source": pl.Utf8,
-    "token": pl.Utf8,
-    "via": pl.Utf8,
-    "key": pl.Utf8,
-}
+__all__ = ["HIT_SCHEMA", "ReferenceHits", "ReferenceSearch", "document_keys", "receipt_keys", "reference_hits"]
 # Structured fields first: when one document is found twice, the explanation names the better source.
 _SOURCE_RANK = {"creditor_reference": 0, "remittance": 1, "end_to_end_reference": 2, "customer_reference": 3}
 
@@ -55,15 +45,23 @@ def _key_filter(col: str, min_len: int) -> pl.Expr:
 def document_keys(open_items: pl.DataFrame, rules: RuleSet) -> pl.DataFrame:
     """``key, item_id, via`` for document numbers and payment references (a document number and
     its payment reference may give the same key twice; hits are made unique later)."""
+    return _document_keys_plan(open_items, rules).collect()
+
+
+def _document_keys_plan(open_items: pl.DataFrame, rules: RuleSet) -> pl.LazyFrame:
     prefixes = rules.references.strip_prefixes
     frames = []
     for col in ("document_number", "payment_reference"):
-        text = pl.col(col)
-        both = open_items.select(
-            "item_id", compact_text_expr(text, prefixes).alias("k1"), grouped_text_expr(text, prefixes).alias("k2")
+        both = open_items.lazy().select(
+            "item_id", pl.col(col).alias("text"), compact_text_expr(pl.col(col), prefixes).alias("k1")
         )
         frames.append(both.select("item_id", pl.col("k1").alias("key"), pl.lit(col).alias("via")))
-        # The grouped key only where it differs (numbers in one piece have just one key).
+        # The grouped key only where it differs (numbers in one piece have just one key). A text of
+        # one piece (only A-Z, a-z, 0-9) never has another usable grouped key: it is the compact key,
+        # or empty when the text is only prefix words; so only the other texts are looked at.
+        both = both.filter(pl.col("text").str.contains(r"[^A-Za-z0-9]")).with_columns(
+            grouped_text_expr(pl.col("text"), prefixes).alias("k2")
+        )
         frames.append(
             both.filter(pl.col("k2") != pl.col("k1")).select(
                 "item_id", pl.col("k2").alias("key"), pl.lit(col).alias("via")
@@ -100,8 +98,13 @@ def _ngram_keys(texts: pl.DataFrame, rules: RuleSet, heads: list[str]) -> pl.Dat
         texts.select("tid", "receipt_id", "source", pl.col("text").str.extract_all(TOKEN_RE).alias("t"))
         .explode("t")
         .drop_nulls("t")
-        .with_columns(d=pl.col("t").str.contains(r"[0-9]"), p=group_part_expr(pl.col("t"), prefixes))
+        .with_columns(d=pl.col("t").str.contains(r"[0-9]"))
     )
+    # Only words that can be part of a kept n-gram (a start or a word with a digit) need their part
+    # of the grouped key; the others keep null (they never reach a kept n-gram).
+    used = tok["d"] | tok["t"].is_in(heads)
+    parts = tok["t"].filter(used).to_frame().select(group_part_expr(pl.col("t"), prefixes)).to_series()
+    tok = tok.with_columns(pl.Series("p", [None] * tok.height, dtype=pl.Utf8).scatter(used.arg_true(), parts))
     shifted = []
     for k in range(1, n_max):
         same = pl.col("tid").shift(-k) == pl.col("tid")
@@ -126,7 +129,7 @@ def _ngram_keys(texts: pl.DataFrame, rules: RuleSet, heads: list[str]) -> pl.Dat
         )
         outs.append(tok.select("receipt_id", "source", raw.alias("raw"), grouped.alias("g")).drop_nulls("raw"))
     grams = pl.concat(outs)
-    grams = grams.with_columns(k1=pl.col("raw").str.replace(strip, "$1").str.replace(r"^0+", ""))
+    grams = grams.with_columns(k1=pl.col("raw").str.replace(strip, "$1").str.strip_chars_start("0"))
     return grams.unpivot(index=["receipt_id", "source"], on=["k1", "g"], value_name="key").select(
         "receipt_id", "source", "key"
     )
@@ -135,9 +138,9 @@ def _ngram_keys(texts: pl.DataFrame, rules: RuleSet, heads: list[str]) -> pl.Dat
 def _whole_field_keys(texts: pl.DataFrame, rules: RuleSet) -> pl.DataFrame:
     # A short structured field is often the reference itself; glue it whole.
     prefixes = rules.references.strip_prefixes
-    toks = pl.col("text").str.extract_all(TOKEN_RE)
-    return texts.filter(toks.list.len().is_between(2, 8)).select(
-        "receipt_id", "source", compact_expr(toks, prefixes).alias("key")
+    toks = texts.select("receipt_id", "source", pl.col("text").str.extract_all(TOKEN_RE).alias("toks"))
+    return toks.filter(pl.col("toks").list.len().is_between(2, 8)).select(
+        "receipt_id", "source", compact_expr(pl.col("toks"), prefixes).alias("key")
     )
 
 
@@ -156,10 +159,10 @@ def _scheme_keys(texts: pl.DataFrame, rules: RuleSet) -> pl.DataFrame:
             fixed = {m: rf_valid_prefix(m) for m in found["m"].unique().to_list()}
             found = found.with_columns(pl.col("m").replace_strict(fixed, default=None, return_dtype=pl.Utf8))
             found = found.drop_nulls("m")
-            payload = found.select("receipt_id", "source", pl.col("m").str.slice(4).str.replace(r"^0+", ""))
+            payload = found.select("receipt_id", "source", pl.col("m").str.slice(4).str.strip_chars_start("0"))
             frames.append(payload.rename({"m": "key"}))
         key = pl.col("m") if scheme.kind != "document" else pl.col("m").str.replace(strip, "$1")
-        frames.append(found.select("receipt_id", "source", key.str.replace(r"^0+", "").alias("key")))
+        frames.append(found.select("receipt_id", "source", key.str.strip_chars_start("0").alias("key")))
     if not frames:
         return pl.DataFrame(schema={"receipt_id": pl.Int64, "source": pl.Utf8, "key": pl.Utf8})
     return pl.concat(frames)
@@ -171,13 +174,12 @@ def receipt_keys(receipts: pl.DataFrame, rules: RuleSet, heads: list[str] | None
     ``heads``: letter-only words a document number may start with (see :func:`document_keys`).
     """
     texts = _texts(receipts, rules)
-    keys = pl.concat(
-        [
-            _ngram_keys(texts, rules, heads or []),
-            _whole_field_keys(texts, rules),
-            _scheme_keys(texts, rules),
-        ]
-    )
+    return _receipt_keys(texts, rules, heads or [], [_whole_field_keys(texts, rules), _scheme_keys(texts, rules)])
+
+
+def _receipt_keys(texts: pl.DataFrame, rules: RuleSet, heads: list[str], others: list[pl.DataFrame]) -> pl.DataFrame:
+    # ``others``: the keys that do not depend on ``heads`` (whole fields, schemes), worked out earlier.
+    keys = pl.concat([_ngram_keys(texts, rules, heads), *others])
     return keys.drop_nulls("key").filter(_key_filter("key", rules.references.min_key_length))
 
 
@@ -224,104 +226,64 @@ def _settled(receipts: pl.DataFrame, exact: pl.DataFrame, open_items: pl.DataFra
     return hit["receipt_id"].sort()
 
 
-def _deletions(frame: pl.DataFrame, col: str) -> pl.DataFrame:
-    # Every row once with its string as it is and once per deleted position, other columns carried
-    # along. ``v`` is a 64-bit hash of the variant: joins on integers are several times faster than
-    # on strings, and every pair found is verified by its edit distance afterwards, so a hash
-    # collision cannot make a false hit.
-    lengths = frame.with_columns(pl.col(col).str.len_chars().alias("_n"))
-    s = pl.col(col)
-    parts = [frame.with_columns(s.hash(seed=_SEED).alias("v"))]
-    for i in range(int(lengths.select(pl.col("_n").max()).item() or 0)):
-        sliced = (s.str.slice(0, i) + s.str.slice(i + 1)).hash(seed=_SEED).alias("v")
-        parts.append(lengths.filter(pl.col("_n") > i).drop("_n").with_columns(sliced))
-    return pl.concat(parts)
-
-
-_SEED = 20260101  # any fixed seed: the same within a run is all the joins need
-
-
-def _fuzzy_candidates(rkeys: pl.DataFrame, dkeys: pl.DataFrame, rules: RuleSet) -> tuple[pl.DataFrame, pl.DataFrame]:
-    cfg = rules.settings(ReferenceFuzzy)
-    cands = rkeys.filter(
-        ~pl.col("key").str.contains("-")
-        & (pl.col("key").str.len_chars() >= cfg.min_length)
-        & (pl.col("key").str.count_matches(r"[0-9]") >= cfg.min_digits)
-    )
-    # A reference whose check digits hold is exactly what the payer meant: never fuzzy-match it.
-    checked = [k for k in cands["key"].unique().to_list() if _check_digits_hold(k)]
-    docs = dkeys.filter(~pl.col("key").str.contains("-"))
-    # One edit changes the length by at most one: block both sides by length.
-    doc_lens = _near(docs["key"].str.len_chars().unique().to_list())
-    cands = cands.filter(~pl.col("key").is_in(checked) & pl.col("key").str.len_chars().is_in(doc_lens))
-    cand_lens = _near(cands["key"].str.len_chars().unique().to_list())
-    return cands, docs.filter(pl.col("key").str.len_chars().is_in(cand_lens))
-
-
-def _fuzzy_hits(
-    rkeys: pl.DataFrame,
-    dkeys: pl.DataFrame,
-    rules: RuleSet,
-    receipts: pl.DataFrame,
-    open_items: pl.DataFrame,
-    leads: pl.DataFrame,
-) -> pl.DataFrame:
-    """One-edit hits that can lead somewhere: the document's open amount is within 10 % of the
-    receipt (same currency), or its customer is one the receipt already points at (``leads``:
-    ``receipt_id, customer_id`` from the payer account or other exact hits). Dense numbering gives
-    every token dozens of one-edit neighbours; only these few are kept."""
-    cands, docs = _fuzzy_candidates(rkeys, dkeys, rules)
-    if cands.is_empty() or docs.is_empty():
-        return pl.DataFrame(schema=HIT_SCHEMA)
-    items = open_items.select("item_id", "customer_id", pl.col("currency").alias("dcur"), "open_amount_minor")
-    dv = _deletions(docs.rename({"key": "dkey"}).join(items, on="item_id"), "dkey")
-    cv = _deletions(cands.join(receipts.select("receipt_id", "currency", "amount_minor"), on="receipt_id"), "key")
-    near = (pl.col("dcur") == pl.col("currency")) & (
-        (pl.col("open_amount_minor") - pl.col("amount_minor")).abs() * 10 <= pl.col("amount_minor")
-    )
-    pairs = (
-        cv.lazy()
-        .join(dv.lazy(), on="v")
-        .filter(pl.col("key") != pl.col("dkey"))
-        .join(leads.lazy().with_columns(pl.lit(True).alias("lead")), on=["receipt_id", "customer_id"], how="left")
-        .filter(near | pl.col("lead").fill_null(False))
-        .select("receipt_id", "source", "key", "dkey", "item_id", "via")
-        .unique(["receipt_id", "key", "item_id"])
-        .collect()
-    )
-    verified = [(a, b) for a, b in pairs.select("key", "dkey").unique().iter_rows() if OSA.distance(a, b) == 1]
-    close = pl.DataFrame(verified, schema={"key": pl.Utf8, "dkey": pl.Utf8}, orient="row")
-    hits = pairs.join(close, on=["key", "dkey"])
-    # Too many plausible neighbours for one token: it says little; drop it.
-    cap = rules.settings(ReferenceFuzzy).max_hits_per_token
-    hits = hits.filter(pl.len().over("receipt_id", "key") <= cap)
-    return hits.select(
-        "receipt_id",
-        "item_id",
-        pl.lit("fuzzy").alias("match"),
-        "source",
-        pl.col("key").alias("token"),
-        "via",
-        pl.col("dkey").alias("key"),
-    )
-
-
-def _near(lengths: list[int]) -> list[int]:
-    return sorted({n + d for n in lengths for d in (-1, 0, 1)})
-
-
-def _check_digits_hold(key: str) -> bool:
-    if key.startswith("RF"):
-        return rf_valid(key)
-    return key.isdigit() and 20 <= len(key) <= 27 and qrr_valid(key.zfill(27))
-
-
 @dataclass(frozen=True, slots=True)
 class ReferenceHits:
     """Hits per receipt and document, and the receipts whose exact hits already explain the amount."""
 
     hits: pl.DataFrame  # receipt_id, item_id, match (exact|fuzzy), source, token, via, key
     settled: pl.Series  # receipt ids: no fuzzy search or payer-name comparison needed
+
+
+class ReferenceSearch:
+    """:func:`reference_hits` in two steps: the exact hits and ``settled`` are known on construction
+    while the fuzzy search runs on in the background (polars' threads); :meth:`result` completes it.
+    """
+
+    def __init__(
+        self, receipts: pl.DataFrame, open_items: pl.DataFrame, rules: RuleSet, payers: pl.DataFrame | None = None
+    ) -> None:
+        self.settled = pl.Series("receipt_id", [], pl.Int64)
+        self._frames: list[pl.DataFrame] = []
+        self._fuzzy: FuzzySearch | None = None
+        exact_on = rules.strategy("reference.exact") is not None
+        fuzzy_on = rules.strategy("reference.fuzzy") is not None
+        if receipts.is_empty() or open_items.is_empty() or not (exact_on or fuzzy_on):
+            return
+        # The documents' keys in the background while the receipts' texts are cut up.
+        documents = _document_keys_plan(open_items, rules).collect(background=True)
+        texts = _texts(receipts, rules)
+        others = [_whole_field_keys(texts, rules), _scheme_keys(texts, rules)]
+        dkeys = documents.fetch_blocking()
+        rkeys = _receipt_keys(texts, rules, _heads(dkeys), others)
+        exact = _exact_hits(rkeys, dkeys)
+        if exact_on:
+            self.settled = _settled(receipts, exact, open_items)
+            self._frames.append(exact)
+        if fuzzy_on:
+            todo = rkeys.filter(~pl.col("receipt_id").is_in(self.settled.implode()))
+            leads = exact.join(open_items.select("item_id", "customer_id"), on="item_id").select(
+                "receipt_id", "customer_id"
+            )
+            if payers is not None:
+                leads = pl.concat([leads, payers.select("receipt_id", "customer_id")])
+            self._fuzzy = FuzzySearch(
+                _first_by_source(todo, ["receipt_id", "key"]), dkeys, rules, receipts, open_items, leads.unique()
+            )
+
+    def result(self) -> ReferenceHits:
+        """All hits (see :func:`reference_hits`)."""
+        frames = self._frames + ([self._fuzzy.hits()] if self._fuzzy is not None else [])
+        if not frames:
+            return ReferenceHits(pl.DataFrame(schema=HIT_SCHEMA), self.settled)
+        hits = pl.concat([f.cast(HIT_SCHEMA) for f in frames])  # type: ignore[arg-type]
+        rank = pl.col("source").replace_strict(_SOURCE_RANK, default=9, return_dtype=pl.Int8)
+        hits = (
+            hits.with_columns((pl.col("match") == "fuzzy").alias("_f"), rank.alias("_r"))
+            .sort("receipt_id", "item_id", "_f", "_r", "token")
+            .unique(subset=["receipt_id", "item_id"], keep="first", maintain_order=True)
+            .drop("_f", "_r")
+        )
+        return ReferenceHits(hits, self.settled)
 
 
 def reference_hits(
@@ -333,36 +295,4 @@ def reference_hits(
     lets fuzzy hits on those customers' documents through whatever their amount. Sorted by
     receipt and item for determinism.
     """
-    empty = ReferenceHits(pl.DataFrame(schema=HIT_SCHEMA), pl.Series("receipt_id", [], pl.Int64))
-    exact_on = rules.strategy("reference.exact") is not None
-    fuzzy_on = rules.strategy("reference.fuzzy") is not None
-    if receipts.is_empty() or open_items.is_empty() or not (exact_on or fuzzy_on):
-        return empty
-    dkeys = document_keys(open_items, rules)
-    rkeys = receipt_keys(receipts, rules, _heads(dkeys))
-    exact = _exact_hits(rkeys, dkeys)
-    settled = _settled(receipts, exact, open_items) if exact_on else empty.settled
-    frames = [exact] if exact_on else []
-    if fuzzy_on:
-        todo = rkeys.filter(~pl.col("receipt_id").is_in(settled.implode()))
-        leads = exact.join(open_items.select("item_id", "customer_id"), on="item_id").select(
-            "receipt_id", "customer_id"
-        )
-        if payers is not None:
-            leads = pl.concat([leads, payers.select("receipt_id", "customer_id")])
-        frames.append(
-            _fuzzy_hits(
-                _first_by_source(todo, ["receipt_id", "key"]), dkeys, rules, receipts, open_items, leads.unique()
-            )
-        )
-    if not frames:
-        return empty
-    hits = pl.concat([f.cast(HIT_SCHEMA) for f in frames])  # type: ignore[arg-type]
-    rank = pl.col("source").replace_strict(_SOURCE_RANK, default=9, return_dtype=pl.Int8)
-    hits = (
-        hits.with_columns((pl.col("match") == "fuzzy").alias("_f"), rank.alias("_r"))
-        .sort("receipt_id", "item_id", "_f", "_r", "token")
-        .unique(subset=["receipt_id", "item_id"], keep="first", maintain_order=True)
-        .drop("_f", "_r")
-    )
-    return ReferenceHits(hits, settled)
+    return ReferenceSearch(receipts, open_items, rules, payers).result()

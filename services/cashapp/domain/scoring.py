@@ -111,11 +111,14 @@ class Outcome:
 
 def rank_candidates(cands: list[Candidate]) -> list[Candidate]:
     """Distinct candidates, best first; the same documents proposed twice keep the best proposal."""
+    if len(cands) == 1:
+        return list(cands)
     best: dict[tuple[tuple[int, ...], tuple[int, ...]], Candidate] = {}
     for c in cands:
-        seen = best.get(c.key)
+        key = (c.items, c.amounts)
+        seen = best.get(key)
         if seen is None or (c.score, -c.rank) > (seen.score, -seen.rank):
-            best[c.key] = c
+            best[key] = c
     return sorted(best.values(), key=lambda c: (-c.score, c.rank, c.customer_id or "", c.items))
 
 
@@ -126,9 +129,12 @@ def pick(cands: list[Candidate], auto: float, margin: float) -> Outcome | None:
     An outcome with rivals and no winner: two or more candidates are too close, stop (AMBIGUOUS).
     Candidates with ``auto_ok`` False never win but still count as rivals.
     """
+    if len(cands) == 1:  # (the common case, without ranking)
+        only = cands[0]
+        return Outcome(winner=only) if only.score >= auto and only.auto_ok else None
+    if not cands or max([c.score for c in cands]) < auto:
+        return None  # the best distinct candidate scores the best score
     ranked = rank_candidates(cands)
-    if not ranked or ranked[0].score < auto:
-        return None
     top = ranked[0]
     close = [c for c in ranked[1:] if c.score >= top.score - margin - _EPS]
     if close:

@@ -44,6 +44,7 @@ from services.cashapp.domain.scoring import (
 
 _COMPLETION_MAX_SIZE = 3
 _SAFE_SHORT = frozenset({"early_payment_discount", "bank_charge"})
+_SHORT = frozenset({"short_payment"})
 
 
 # --- references ---------------------------------------------------------------------------------
@@ -72,6 +73,16 @@ def reference(r: Receipt, ev: Evidence, ctx: Context, rank: int, match: str) -> 
     return out
 
 
+def reference_exact(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[Candidate]:
+    """:func:`reference` of the exact hits."""
+    return reference(r, ev, ctx, rank, "exact") if ev.hits else []
+
+
+def reference_fuzzy(r: Receipt, ev: Evidence, ctx: Context, rank: int) -> list[Candidate]:
+    """:func:`reference` of the fuzzy hits."""
+    return reference(r, ev, ctx, rank, "fuzzy") if ev.hits else []
+
+
 def _currencysuggestion(r: Receipt, ctx: Context, h: Hit, match: str, rank: int) -> Candidate:
     book = ctx.book
 
@@ -96,31 +107,33 @@ def _reference_fits(r: Receipt, ctx: Context, cust: str, idxs: list[int], strong
     # Most specific explanation first: exact, part of the documents named, the named documents plus
     # a few unnamed ones (a credit note deducted, another invoice paid), a discount or bank charge,
     # then short and over-payments.
-    book, tol = ctx.book, ctx.tol(r.currency)
-    fit = fit_exact(book, idxs, r.amount, r.currency)
+    book, amount = ctx.book, r.amount
+    total = sum([book.open[i] for i in idxs])
+    fit = fit_exact(book, idxs, amount, r.currency) if total == amount else None
     if fit:
         return [(fit, REF_EXACT)]
     if len(idxs) > 1:
-        res = find_subsets([book.open[i] for i in idxs], r.amount, len(idxs) - 1, ctx.subset_cfg.max_nodes)
-        fits = [
-            f for f in (fit_exact(book, [idxs[k] for k in sol], r.amount, r.currency) for sol in res.solutions) if f
-        ]
+        res = find_subsets([book.open[i] for i in idxs], amount, len(idxs) - 1, ctx.subset_cfg.max_nodes)
+        fits = [f for f in (fit_exact(book, [idxs[k] for k in sol], amount, r.currency) for sol in res.solutions) if f]
         if fits and (len(fits) > 1 or res.exhausted):
             return [(f, REF_SUBSET) for f in fits]
     fit = _completion(r, ctx, cust, idxs) if strong else None
     if fit:
         return [(fit, REF_COMPLETION)]
-    fit = fit_short(book, idxs, r.amount, tol, r.booked, _SAFE_SHORT)
+    # Tolerances only fit a payment below the documents' total, over-payments one above it.
+    below, above = amount < total and total > 0, 0 < total < amount
+    tol = ctx.tol(r.currency)
+    fit = fit_short(book, idxs, amount, tol, r.booked, _SAFE_SHORT) if below else None
     if fit:
         # Without a second witness (exact reference or the payer's account) a tolerance fit is a lead,
         # not a proof: a neighbouring number with a near amount fits as well.
         return [(fit, REF_TOLERANCE if strong else REF_TOLERANCE * WEAK_TOLERANCE_FACTOR)]
     if not strong:
         return []
-    fit = fit_short(book, idxs, r.amount, tol, r.booked, frozenset({"short_payment"}))
+    fit = fit_short(book, idxs, amount, tol, r.booked, _SHORT) if below else None
     if fit:
         return [(fit, REF_SHORT)]
-    fit = fit_over(book, idxs, r.amount, tol)
+    fit = fit_over(book, idxs, amount, tol) if above else None
     return [(fit, REF_OVER)] if fit else []
 
 
@@ -130,7 +143,7 @@ def _completion(r: Receipt, ctx: Context, cust: str, idxs: list[int]) -> Fit | N
     # no larger than the excess when more was paid.
     book = ctx.book
     named = set(idxs)
-    target = r.amount - sum(book.open[i] for i in idxs)
+    target = r.amount - sum([book.open[i] for i in idxs])
     pool = [
         i
         for i in book.open_of(cust, r.currency)
