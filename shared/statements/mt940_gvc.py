@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from shared.statements.mt940_text import (
+    CLEANED,
     SOFT,
     account_token,
     bic_match,
@@ -149,24 +150,28 @@ def parse_gvc_fast(text: str) -> dict[str, Any] | None:
     extra: dict[str, Any] = {"details_dialect": "gvc", "gvc": code}
     out: dict[str, Any] = {"transaction_code": code, "extra": extra}
     if p00 is not None:  # clean(); text of letters and digits only is clean already
-        extra["posting_text"] = p00 if p00.isalnum() else clean_cached(p00)
+        extra["posting_text"] = p00 if p00.isalnum() else CLEANED.get(p00) or clean_cached(p00)
     if p10 is not None:
         extra["primanota"] = p10 if p10.isalnum() else " ".join(p10.split()) or None
-    if p30 is not None:
-        _bank(p30.strip(), out)
+    if p30 is not None:  # _bank(), inline
+        v = p30.strip()
+        if is_bic(v):
+            out["counterparty_bic"] = v
+        elif v:
+            extra["counterparty_bank_code"] = v
     if p31 is not None:
-        v = p31.strip()
-        if v:
-            out["counterparty_account"] = account_token(v) or v
+        v31 = p31.strip()
+        if v31:
+            out["counterparty_account"] = account_token(v31) or v31
     if p32 is not None:
         if p33 is not None:  # _glued([p32, p33])
             p32 = p32 + SOFT + p33 if len(p32) < _SUBFIELD_FULL else p32 + p33
-        out["counterparty_name"] = clean_cached(p32) or None
+        out["counterparty_name"] = " ".join(p32.split()) or None
     elif p33 is not None:
-        out["counterparty_name"] = clean_cached(p33) or None
+        out["counterparty_name"] = " ".join(p33.split()) or None
     if p34 is not None:
         extra["gvc_extension"] = p34 if p34.isalnum() else " ".join(p34.split()) or None
-    if p31 is not None and not v:
+    if p31 is not None and not v31:
         extra["gvc_subfields"] = {"31": ""}  # an empty ?31 is kept as an unknown sub-field
     _layout_purpose(p20, p2x, out, extra)
     return out

@@ -26,17 +26,17 @@ def clean(text: str | None) -> str | None:
 
 
 def clean_cached(text: str) -> str:
-    """``" ".join(text.split())``, remembered: for texts that repeat (posting texts, names ...)."""
-    done = _CLEANED.get(text)
+    """``" ".join(text.split())``, remembered: for texts that repeat a lot (GVC posting texts)."""
+    done = CLEANED.get(text)
     if done is None:
         done = " ".join(text.split())
-        if len(_CLEANED) >= 4096:
-            _CLEANED.clear()
-        _CLEANED[text] = done
+        if len(CLEANED) >= 4096:
+            CLEANED.clear()
+        CLEANED[text] = done
     return done
 
 
-_CLEANED: dict[str, str] = {}
+CLEANED: dict[str, str] = {}
 
 
 def is_iban(text: str) -> bool:
