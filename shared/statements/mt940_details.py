@@ -62,7 +62,7 @@ def parse_details(fields: list[list[str]]) -> dict[str, Any]:
         info = parse_gvc_fast(glued)
         if info is not None:
             return info
-    head = _GVC_HEAD.match(glued)
+    head = _GVC_HEAD.match(glued) if glued[:1] != "/" else None  # (no GVC starts with "/")
     if head:
         return parse_gvc(glued[head.start(1):], head.group(2))
     m = _DUTCH_LAYOUT(glued)
@@ -86,8 +86,9 @@ _DUTCH_EXTRA = {
     "PURP": "purpose_code", "RTRN": "return_reason", "ADDR": "counterparty_address",
 }
 # the usual layout (ING, ABN AMRO ...): these keys once each and in this order, no "/" in a value
-_DUTCH_LAYOUT = re.compile(
-    r"/TRTP/([^/]*)(?:/IBAN/([^/]*))?(?:/BIC/([^/]*))?(?:/NAME/([^/]*))?(?:/REMI/([^/]*))?(?:/EREF/([^/]*))?"
+_DUTCH_LAYOUT = re.compile(  # (possessive: see mt940_gvc._LAYOUT)
+    r"/TRTP/([^/]*+)(?:/IBAN/([^/]*+))?+(?:/BIC/([^/]*+))?+(?:/NAME/([^/]*+))?+(?:/REMI/([^/]*+))?+"
+    r"(?:/EREF/([^/]*+))?+"
 ).fullmatch
 _REMI = re.compile(r"/?(USTD|STRD)/+(.*)", re.S)
 _ABN_REF = re.compile(r"ISSUER:\s*(\w+)\s+REF:\s*(\w+)")
@@ -162,10 +163,10 @@ def _cntp(value: str, out: dict[str, Any]) -> None:
         out["counterparty_bic"] = parts[1].strip()
     if len(parts) > 2:
         name, _, city = parts[2].rpartition("/") if "/" in parts[2] else (parts[2], "", "")
-        if clean(name):
-            out["counterparty_name"] = clean(name)
-        if clean(city):
-            out["extra"]["counterparty_city"] = clean(city)
+        if cleaned := clean(name):
+            out["counterparty_name"] = cleaned
+        if cleaned := clean(city):
+            out["extra"]["counterparty_city"] = cleaned
 
 
 def _remi(value: str, out: dict[str, Any]) -> str:

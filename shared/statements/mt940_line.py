@@ -35,6 +35,8 @@ _LINE61 = re.compile(
 _SIGN = {"C": 1, "D": -1, "EC": 1, "ED": -1, "RC": -1, "RD": 1}
 _GAP = re.compile(r"\s{2,}")
 _line61 = _LINE61.fullmatch
+# the usual :61: (entry date, C or D, two decimals, no funds code): what _LINE61 reads it as, quicker
+_usual61 = re.compile(r"(\d{6})(\d{4})([CD])(\d+,\d\d)([A-Z][A-Z0-9 ]{3})(.*)").fullmatch
 _Fields61 = tuple[date, date | None, str, int, str | None, str, str, str | None, str | None, str | None, bool]
 _DATES: dict[str, tuple[date, date | None]] = {}  # value date + entry date text -> dates
 _FAST_AMOUNT = 20  # digits well below the 28 of the decimal context: plain integer arithmetic is exact
@@ -183,11 +185,16 @@ def build_line(
     """One :class:`BankLine` from the ``:61:`` lines, the ``:86:`` fields' lines (each field a
     list of lines) and any ``:NS:`` lines that follow it."""
     # the hot path: a one-line :61: with a bank reference after "//" (see _statement_line)
-    m = _line61(lines61[0]) if len(lines61) == 1 else None
-    if m is None:
-        return _build(_statement_line(lines61, line_no), line_no, details, non_swift, currency, raw)
-    vd, ed, mark, funds, amount, kind, rest = m.groups()
-    cref, sep, bref = rest.rstrip().partition("//")
+    m = _usual61(lines61[0]) if len(lines61) == 1 else None
+    if m is not None:
+        vd, ed, mark, amount, kind, rest = m.groups()
+        funds = None
+    else:
+        m = _line61(lines61[0]) if len(lines61) == 1 else None
+        if m is None:
+            return _build(_statement_line(lines61, line_no), line_no, details, non_swift, currency, raw)
+        vd, ed, mark, funds, amount, kind, rest = m.groups()
+    cref, sep, bref = rest.partition("//")  # (bref is stripped below: no need for rest.rstrip())
     if not sep:
         return _build(_statement_line(lines61, line_no), line_no, details, non_swift, currency, raw)
     value, booked = _DATES.get(vd + ed if ed else vd) or _dates(vd, ed, line_no)

@@ -205,6 +205,11 @@ def _batches(fh: TextIO) -> Iterator[tuple[list[str], bool, bool]]:
 
 
 def read(path: Path) -> Iterator[Raw]:
+    """The statements of the file, in order, as read (see :meth:`_Splitter.feed`).
+
+    The two common lines are taken here without a call: more text of the open field, and a
+    ``:61:`` / ``:86:`` / ``:NS:`` line inside a statement; the same as ``feed`` would do with them.
+    """
     splitter = _Splitter()
     cur = text = None  # splitter.cur and splitter.text, kept in locals on the hot path
     heads = _LINE_HEADS
