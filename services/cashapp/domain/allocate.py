@@ -44,10 +44,16 @@ class Fit:
     note: str = ""
 
 
-def _pct_of(total: int, pct: Decimal) -> int:
-    # floor(total * pct / 100), in integers (exact: pct is a finite decimal).
+def _ratio(pct: Decimal) -> tuple[int, int]:
+    # pct / 100 as a fraction of integers (exact: pct is a finite decimal)
     num, den = pct.as_integer_ratio()
-    return (total * num) // (100 * den)
+    return num, 100 * den
+
+
+def _pct_of(total: int, pct: Decimal) -> int:
+    # floor(total * pct / 100), in integers
+    num, den = _ratio(pct)
+    return (total * num) // den
 
 
 def _round_half_up(num: int, den: int) -> int:
@@ -157,26 +163,33 @@ class Tolerance:
     """Tolerance settings resolved for one currency (limits in minor units, resolved once)."""
 
     __slots__ = ("_bank", "_over", "_short", "currency", "discount_ratio", "rules", "write_off_max")
+    _bank: tuple[int, int, int]
+    _short: tuple[int, int, int]
+    _over: tuple[int, int, int]
 
     def __init__(self, currency: str, rules: RuleSet) -> None:
         self.currency = currency
         self.rules = rules
         t = rules.tolerances
-        self._bank = (t.bank_charge.abs_minor(currency), t.bank_charge.max_pct)
-        self._short = (t.short_payment.abs_minor(currency), t.short_payment.max_pct)
-        self._over = (t.over_payment.abs_minor(currency), t.over_payment.max_pct)
+        # (absolute limit, percentage as numerator and denominator of a fraction of 100)
+        self._bank = (t.bank_charge.abs_minor(currency), *_ratio(t.bank_charge.max_pct))
+        self._short = (t.short_payment.abs_minor(currency), *_ratio(t.short_payment.max_pct))
+        self._over = (t.over_payment.abs_minor(currency), *_ratio(t.over_payment.max_pct))
         self.write_off_max = Limit(max_abs=t.over_payment.write_off_max_abs, max_pct=Decimal(100)).abs_minor(currency)
         num, den = t.early_payment_discount.pct.as_integer_ratio()
         self.discount_ratio = (num, 100 * den)
 
     def bank_charge(self, total: int) -> int:
-        return min(self._bank[0], _pct_of(total, self._bank[1]))
+        limit, num, den = self._bank
+        return min(limit, (total * num) // den)
 
     def short_payment(self, total: int) -> int:
-        return min(self._short[0], _pct_of(total, self._short[1]))
+        limit, num, den = self._short
+        return min(limit, (total * num) // den)
 
     def over_payment(self, total: int) -> int:
-        return min(self._over[0], _pct_of(total, self._over[1]))
+        limit, num, den = self._over
+        return min(limit, (total * num) // den)
 
 
 def _money(minor: int, currency: str) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import polars as pl
-from polars.lazyframe.in_process import InProcessQuery
 from rapidfuzz import fuzz, process
 
 from services.cashapp.domain.normalize import account_expr, name_expr, normalize_account
@@ -50,30 +49,45 @@ def payer_accounts(receipts: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFra
     return payers.join(known, on="acct").select("receipt_id", "customer_id", "source").sort("receipt_id", "customer_id")
 
 
-def reference_names(customers: pl.DataFrame, accounts: pl.DataFrame, rules: RuleSet) -> InProcessQuery:
-    """The customers' normalised names and aliases, worked out in the background (polars' threads):
-    pass the answer to :func:`payer_names` (``ref``)."""
-    legal, stop = rules.names.legal_forms, rules.names.stopwords
-    names = pl.concat(
-        [
-            customers.lazy().select(
-                "customer_id", pl.col("customer_name").alias("raw"), pl.lit("customer").alias("via")
-            ),
-            accounts.lazy()
-            .filter(pl.col("kind") == "name")
-            .select("customer_id", pl.col("value").alias("raw"), pl.lit("alias").alias("via")),
-        ]
-    ).drop_nulls("raw")
-    # Lazily: the optimiser computes name_expr's shared parts once (eager evaluation repeats them).
-    names = names.with_columns(name_expr(pl.col("raw"), legal, stop).alias("norm")).filter(pl.col("norm") != "")
-    return names.collect(background=True)
+class ReferenceNames:
+    """The customers' normalised names and aliases and their blocking keys, worked out in the
+    background (polars' threads) from construction on: pass it to :func:`payer_names` (``ref``)."""
+
+    def __init__(self, customers: pl.DataFrame, accounts: pl.DataFrame, rules: RuleSet) -> None:
+        legal, stop = rules.names.legal_forms, rules.names.stopwords
+        names = pl.concat(
+            [
+                customers.lazy().select(
+                    "customer_id", pl.col("customer_name").alias("raw"), pl.lit("customer").alias("via")
+                ),
+                accounts.lazy()
+                .filter(pl.col("kind") == "name")
+                .select("customer_id", pl.col("value").alias("raw"), pl.lit("alias").alias("via")),
+            ]
+        ).drop_nulls("raw")
+        # Lazily: the optimiser computes name_expr's shared parts once (eager evaluation repeats them).
+        names = names.with_columns(name_expr(pl.col("raw"), legal, stop).alias("norm")).filter(pl.col("norm") != "")
+        # The names numbered in sorted order (see _pairs), their blocking keys, and how many names share
+        # each key; one query (the names are worked out once), told apart by ``part``.
+        rkeys = _block_keys(names.select("norm").unique().sort("norm").with_row_index("id"))
+        keyed = rkeys.join(rkeys.group_by("key").agg(pl.len().alias("f")), on="key")
+        self._query = pl.concat(
+            [names.with_columns(pl.lit(0).alias("part")), keyed.with_columns(pl.lit(1).alias("part"))],
+            how="diagonal",
+        ).collect(background=True)
+
+    def fetch(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """``customer_id, raw, via, norm`` of every name, and ``id, key, f`` of the blocking keys."""
+        both = self._query.fetch_blocking()
+        names = both.filter(pl.col("part") == 0).select("customer_id", "raw", "via", "norm")
+        return names, both.filter(pl.col("part") == 1).select("id", "key", "f")
 
 
 def _reference_names(names: pl.DataFrame) -> pl.DataFrame:
     return names.sort("customer_id", "via").unique(["norm", "customer_id"], keep="first", maintain_order=True)
 
 
-def _block_keys(frame: pl.DataFrame) -> pl.DataFrame:
+def _block_keys(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Blocking keys of each name (``id, norm`` in, ``id, key`` out): the first four letters of each
     word (whole word when shorter), and the name without one of its words (``~summit`` for ``smumit
     technologies`` and ``summit technologies`` alike), so a typo in one word still meets the name
@@ -100,15 +114,14 @@ class _Pairs(NamedTuple):
     nid: list[int]
 
 
-def _pairs(payer_norms: pl.DataFrame, ref: pl.DataFrame, max_freq: int) -> _Pairs:
-    # Names are numbered in sorted order, so pairs of numbers sort like pairs of names (cheaply).
-    names = ref.select("norm").unique().sort("norm").with_row_index("id")
+def _pairs(payer_norms: pl.DataFrame, ref: pl.DataFrame, keyed: pl.DataFrame, max_freq: int) -> _Pairs:
+    # ``keyed``: ``id, key, f`` of the reference names (see ReferenceNames). Names are numbered in
+    # sorted order, so pairs of numbers sort like pairs of names (cheaply).
+    names = ref.select("norm").unique().sort("norm")
     payers = payer_norms.select("norm").unique().sort("norm").with_row_index("id")
-    rkeys = _block_keys(names)
-    freq = rkeys.group_by("key").agg(pl.len().alias("f"))
     # Keys shared by many names (like "tech" or "hand") say little and cost much: not used.
-    pkeys = _block_keys(payers).join(freq.filter(pl.col("f") <= max_freq), on="key")
-    both = pkeys.rename({"id": "pid"}).join(rkeys, on="key")
+    rkeys = keyed.filter(pl.col("f") <= max_freq).select("id", "key")
+    both = _block_keys(payers.lazy()).collect().rename({"id": "pid"}).join(rkeys, on="key")
     # One integer per (payer, name) pair, in the order of the pair: unique and sorted cheaply.
     pair = (pl.col("pid").cast(pl.UInt64) * (1 << 32) + pl.col("id").cast(pl.UInt64)).alias("pair")
     ids = both.select(pair).unique().sort("pair")["pair"]
@@ -195,7 +208,7 @@ def payer_names(
     customers: pl.DataFrame,
     accounts: pl.DataFrame,
     rules: RuleSet,
-    ref: InProcessQuery | None = None,
+    ref: ReferenceNames | None = None,
 ) -> pl.DataFrame:
     """``receipt_id, customer_id, score (0..100), matched, via`` for payer names like a customer's.
 
@@ -212,10 +225,10 @@ def payer_names(
         .filter(pl.col("pnorm").str.len_chars() >= 2)
         .collect()
     )
-    query = ref if ref is not None else reference_names(customers, accounts, rules)
-    ref_names = _reference_names(query.fetch_blocking())
+    all_names, keyed = (ref if ref is not None else ReferenceNames(customers, accounts, rules)).fetch()
+    ref_names = _reference_names(all_names)
     uniq = payers.select(pl.col("pnorm").alias("norm")).unique()
-    pairs = _pairs(uniq, ref_names, cfg.max_token_frequency)
+    pairs = _pairs(uniq, ref_names, keyed, cfg.max_token_frequency)
     exact = uniq.join(ref_names.select("norm").unique(), on="norm").select(
         pl.col("norm").alias("pnorm"), "norm", pl.lit(100.0).alias("score")
     )

@@ -21,7 +21,7 @@ import polars as pl
 
 from services.cashapp.domain.allocate import Book, ResidualClass
 from services.cashapp.domain.amount_rules import amount_exact, amount_subset, amount_tolerance, global_amount
-from services.cashapp.domain.candidates import non_ar_flags, payer_accounts, payer_names, reference_names
+from services.cashapp.domain.candidates import ReferenceNames, non_ar_flags, payer_accounts, payer_names
 from services.cashapp.domain.context import Context, Evidence, Receipt
 from services.cashapp.domain.decision import Allocation, Decision, DecisionStatus, ExceptionReason, Suggestion
 from services.cashapp.domain.explain import Hit, documents, money
@@ -140,7 +140,7 @@ def _first_pass(
     # Work that does not wait for other work runs in the background (polars' threads) meanwhile:
     # the customers' names, and the fuzzy reference search once the exact hits are known.
     names_query = (
-        reference_names(customers, accounts, rules)
+        ReferenceNames(customers, accounts, rules)
         if rules.strategy("payer.name") is not None and not customers.is_empty()
         else None
     )
@@ -163,17 +163,25 @@ def _first_pass(
     # (every hit is on one of ``open_items``: those not cleared are the book's)
     hits = found.hits.filter(rest & ~pl.col("item_id").is_in(cleared.implode()))
     for rid, item_id, m, source, token, via, key in zip(*(c.to_list() for c in hits.get_columns()), strict=True):
-        ev.setdefault(rid, Evidence()).hits.append(Hit(index_of[item_id], m, source, token, via, key))
+        _evidence(ev, rid).hits.append(Hit(index_of[item_id], m, source, token, via, key))
     for rid, cust, src in zip(*(c.to_list() for c in acc.filter(rest).get_columns()), strict=True):
-        ev.setdefault(rid, Evidence()).accounts.append((cust, src))
+        _evidence(ev, rid).accounts.append((cust, src))
     for rid, cust, score, matched in zip(
         *(names[c].to_list() for c in ("receipt_id", "customer_id", "score", "matched")), strict=True
     ):
-        ev.setdefault(rid, Evidence()).names.append((cust, score, matched))
+        _evidence(ev, rid).names.append((cust, score, matched))
     flags = non_ar_flags(credits.filter(rest), rules)
     for rid, keyword in zip(flags["receipt_id"].to_list(), flags["keyword"].to_list(), strict=True):
-        ev.setdefault(rid, Evidence()).non_ar = keyword
+        _evidence(ev, rid).non_ar = keyword
     return decided, ev, Context(book, rules)
+
+
+def _evidence(ev: dict[int, Evidence], rid: int) -> Evidence:
+    # (not ``setdefault``: that would build an Evidence for every row only to throw most away)
+    got = ev.get(rid)
+    if got is None:
+        got = ev[rid] = Evidence()
+    return got
 
 
 def _plan(order: tuple[str, ...]) -> tuple[tuple[int, str, Strategy | None], ...]:

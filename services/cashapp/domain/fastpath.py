@@ -10,6 +10,8 @@ engine's per-receipt loop only sees the rest. This keeps the Python work proport
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import polars as pl
 
 from services.cashapp.domain.allocate import ResidualClass
@@ -137,17 +139,20 @@ def fast_decisions(
     reasons = _reasons(mine_hits, docs.drop("due_date"), payers.filter(mine))
     why = dict(zip(reasons["receipt_id"].to_list(), reasons["reason"].to_list(), strict=True))
     # Consecutive rows of one receipt (sorted) are its allocations; its customer is the first row's.
-    per: dict[int, tuple[str, list[Allocation]]] = {}
-    for rid, item, number, opened, cust in zip(*(c.to_list() for c in flat.get_columns()), strict=True):
-        got = per.get(rid)
-        if got is None:
-            got = per[rid] = (cust, [])
-        got[1].append(Allocation(item, number, got[0], opened))
+    runs = (
+        flat.select("receipt_id", "customer_id")
+        .with_row_index("start")
+        .group_by("receipt_id", maintain_order=True)
+        .agg(pl.col("start").first(), pl.len().alias("n"), pl.col("customer_id").first())
+    )
+    items, numbers, opens = (flat[c].to_list() for c in ("item_id", "document_number", "open_amount_minor"))
     out: dict[int, Decision] = {}
     auto, none = DecisionStatus.AUTO, ResidualClass.NONE
-    for rid, (cust, allocs) in per.items():
+    for rid, start, n, cust in zip(*(c.to_list() for c in runs.get_columns()), strict=True):
         if rid not in head or rid not in why:
             continue
+        end = start + n
+        allocs = tuple(map(Allocation, items[start:end], numbers[start:end], repeat(cust, n), opens[start:end]))
         amount, cur = head[rid]
         out[rid] = Decision(
             rid,
@@ -155,7 +160,7 @@ def fast_decisions(
             cur,
             amount,
             cust,
-            tuple(allocs),
+            allocs,
             amount,
             0,
             0,

@@ -28,6 +28,8 @@ HIT_SCHEMA = {
 
 _NUMERIC_MAX = 17  # digit strings up to this long: (value, length) fits one 64-bit integer
 _NUMERIC_OR_EMPTY = r"^[0-9]{0,17}$"
+_POW10 = pl.Series([10**k for k in range(_NUMERIC_MAX)], dtype=pl.UInt64)
+_BATCH = 2000  # keys in a group worth passes of their own
 
 
 def _code(text: pl.Expr) -> pl.Expr:
@@ -42,35 +44,55 @@ def _variants(keys: pl.Series) -> pl.LazyFrame:
     """``v, row``: for each key (by its row number) a 64-bit code (see _code) of the key as it is and
     of each of its one-deletion variants. Joins on integers are several times faster than on strings,
     and every pair found is verified by its edit distance afterwards, so a collision cannot make a
-    false hit. Digit keys (most document numbers) get their variants by integer arithmetic."""
+    false hit. Digit keys (most document numbers) get their variants by integer arithmetic.
+
+    Large groups of keys (one length of digits; keys with two or more letters) get one pass per
+    deleted position with constants; the few others one pass over a row per key and position.
+    """
     frame = (
         pl.DataFrame({"s": keys})
         .with_row_index("row")
         .with_columns(pl.col("s").str.len_chars().alias("n"), pl.col("s").str.count_matches(r"[^0-9]").alias("nd"))
     )
-    x, n, s = pl.col("x"), pl.col("n"), pl.col("s")
-    parts = []
-    digits = frame.filter((pl.col("nd") == 0) & (n <= _NUMERIC_MAX)).with_columns(
-        s.str.to_integer().cast(pl.UInt64).alias("x")
-    )
-    for length in sorted(set(digits["n"].to_list())):
+    s, n, nd, i, x = pl.col("s"), pl.col("n"), pl.col("nd"), pl.col("i"), pl.col("x")
+    digits = frame.filter((nd == 0) & (n <= _NUMERIC_MAX)).with_columns(s.str.to_integer().cast(pl.UInt64).alias("x"))
+    big = sorted(k for k, count in digits.group_by("n").len().iter_rows() if count >= _BATCH)
+    parts = [digits.lazy().select((x * 32 + n.cast(pl.UInt64)).alias("v"), "row")]
+    for length in big:
         same = digits.lazy().filter(n == length)
-        parts.append(same.select((x * 32 + length).alias("v"), "row"))
-        for i in range(length):
-            # deleting the digit at i (from the left): the digits before it move down one place
-            low = 10 ** (length - i - 1)
-            deleted = (x // (low * 10)) * low + x % low
-            parts.append(same.select((deleted * 32 + (length - 1)).alias("v"), "row"))
+        for k in range(length):
+            # deleting the digit at k (from the left): the digits before it move down one place
+            low = 10 ** (length - k - 1)
+            parts.append(same.select((((x // (low * 10)) * low + x % low) * 32 + (length - 1)).alias("v"), "row"))
+    rest = _exploded(digits.filter(~n.is_in(big)))
+    low_at = pl.lit(_POW10).gather(n - i - 1)
+    parts.append(
+        rest.select((((x // (low_at * 10)) * low_at + x % low_at) * 32 + (n - 1).cast(pl.UInt64)).alias("v"), "row")
+    )
     # With two or more other characters no variant is a digit string: hashes only.
-    for frame_, code in (
-        (frame.filter(pl.col("nd") >= 2), lambda e: e.hash(seed=_SEED)),
-        (frame.filter((pl.col("nd") == 1) | ((pl.col("nd") == 0) & (n > _NUMERIC_MAX))), _code),
+    for group, code in (
+        (frame.filter(nd >= 2), lambda e: e.hash(seed=_SEED)),
+        (frame.filter((nd == 1) | ((nd == 0) & (n > _NUMERIC_MAX))), _code),
     ):
-        parts.append(frame_.lazy().select(code(s).alias("v"), "row"))
-        for i in range(int(frame_["n"].max() or 0)):  # type: ignore[arg-type]
-            variant = s.str.slice(0, i) + s.str.slice(i + 1)
-            parts.append(frame_.lazy().filter(n > i).select(code(variant).alias("v"), "row"))
+        parts.append(group.lazy().select(code(s).alias("v"), "row"))
+        if group.height >= _BATCH:
+            for k in range(int(group["n"].max() or 0)):  # type: ignore[arg-type]
+                parts.append(
+                    group.lazy().filter(n > k).select(code(s.str.slice(0, k) + s.str.slice(k + 1)).alias("v"), "row")
+                )
+        else:
+            parts.append(_exploded(group).select(code(s.str.slice(0, i) + s.str.slice(i + 1)).alias("v"), "row"))
     return pl.concat(parts)
+
+
+def _exploded(frame: pl.DataFrame) -> pl.LazyFrame:
+    # One row per key and position ``i`` (0 .. n - 1).
+    return (
+        frame.lazy()
+        .with_columns(pl.int_ranges(0, pl.col("n"), dtype=pl.UInt32).alias("i"))
+        .explode("i")
+        .drop_nulls("i")
+    )
 
 
 def _codes(*columns: pl.Series) -> list[pl.Series]:
@@ -147,7 +169,7 @@ class FuzzySearch:
         # (receipt, customer) pairs as one integer each
         width = max(doc_cust.max() or 0, lead_cust.max() or 0) + 1  # type: ignore[operator]
         pair = pl.lit(cand_rid).gather(ci) * width + pl.lit(doc_cust).gather(di)
-        lead = pair.is_in((lead_rid * width + lead_cust).drop_nulls())
+        lead = pair.is_in((lead_rid * width + lead_cust).drop_nulls().implode())
         query = (
             _variants(cand["key"])
             .join(_variants(doc["dkey"]), on="v", suffix="_d")

@@ -249,12 +249,8 @@ class ReferenceSearch:
         fuzzy_on = rules.strategy("reference.fuzzy") is not None
         if receipts.is_empty() or open_items.is_empty() or not (exact_on or fuzzy_on):
             return
-        # The documents' keys in the background while the receipts' texts are cut up.
-        documents = _document_keys_plan(open_items, rules).collect(background=True)
-        texts = _texts(receipts, rules)
-        others = [_whole_field_keys(texts, rules), _scheme_keys(texts, rules)]
-        dkeys = documents.fetch_blocking()
-        rkeys = _receipt_keys(texts, rules, _heads(dkeys), others)
+        dkeys = document_keys(open_items, rules)
+        rkeys = receipt_keys(receipts, rules, _heads(dkeys))
         exact = _exact_hits(rkeys, dkeys)
         if exact_on:
             self.settled = _settled(receipts, exact, open_items)
