@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -113,18 +114,32 @@ def _bind_rows(conn: Connection, table: Table, names: list[str], rows: Sequence[
     convert = [(i, fn) for i, fn in convert if i < width]
     if not tail and not convert:
         return rows
-    fixed = []
-    caches: list[dict[Any, Any]] = [{} for _ in convert]
-    for r in rows:
-        row = [*r, *tail]
-        for (i, fn), cache in zip(convert, caches, strict=True):
-            v = row[i]
-            b = cache.get(v, cache)
-            if b is cache:  # dates repeat a lot within a batch: bind each one once
-                b = cache[v] = fn(v)
-            row[i] = b
-        fixed.append(tuple(row))
-    return fixed
+    end = tuple(tail)
+    if not convert:
+        return [(*r, *end) for r in rows]
+    return _rows_converter(width, tuple(i for i, _ in convert))(
+        rows, end, *(_memo(fn) for _, fn in convert))
+
+
+def _memo(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    # Dates repeat a lot within a batch: each distinct value is bound once (a C-level cache).
+    return functools.lru_cache(maxsize=None)(fn)
+
+
+@functools.cache
+def _rows_converter(width: int, positions: tuple[int, ...]) -> Callable[..., list[tuple[Any, ...]]]:
+    """A function that binds the values at ``positions`` of each row and appends the defaults.
+
+    Written out for this row shape (one tuple display per row, no inner loop): this runs for
+    every row of every bulk insert, and the generic loop cost more than the insert itself.
+    """
+    fns = {p: f"f{k}" for k, p in enumerate(positions)}
+    items = ", ".join(f"{fns[i]}(r[{i}])" if i in fns else f"r[{i}]" for i in range(width))
+    src = (f"def convert(rows, end, {', '.join(fns.values())}):\n"
+           f"    return [({items}, *end) for r in rows]\n")
+    scope: dict[str, Any] = {}
+    exec(src, scope)  # generated from column positions only, never from data
+    return scope["convert"]  # type: ignore[no-any-return]
 
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
