@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import stat
 from pathlib import Path
 from typing import Annotated
 
@@ -75,28 +76,49 @@ def ingest(
         "folder, as the watch folder does.")] = False,
 ) -> None:
     """Import bank statements (MT940/MT942, CAMT.052/053/054, OFX, cheque logs) once each."""
-    from services.cashapp.usecases.inbox import ensure_layout, process
+    from services.cashapp.usecases.inbox import ensure_layout, file_away, process
+    from services.cashapp.usecases.ingest import IngestBatch
 
     cfg = settings()
     eng = engine(cfg)
     policy = balance_policy(cfg, eng)
     files = _expand(paths)
+    # Regular files now go to one batch (one parse-ahead child for all); each is still checked,
+    # imported in its own transaction and filed away at its turn, in the order given.
+    slots: dict[int, int] = {}
+    for i, path in enumerate(files):
+        if _regular_file(path):
+            slots[i] = len(slots)
     bad = 0
-    for path in files:
-        if not path.exists() and not path.is_symlink():
-            typer.echo(f"error: INGEST_NOT_FOUND: {path}", err=True)
-            bad += 1
-            continue
-        if move:
-            ensure_layout(path.parent)
-        result = process(eng, path.parent, path, policy, move=move)
-        bad += result.status == "quarantined"
-        if as_json:
-            typer.echo(json.dumps(result.to_json(), default=str))
-        else:
-            _print_result(result)
+    with IngestBatch(eng, [files[i] for i in slots], policy) as batch:
+        for i, path in enumerate(files):
+            if not path.exists() and not path.is_symlink():
+                typer.echo(f"error: INGEST_NOT_FOUND: {path}", err=True)
+                bad += 1
+                continue
+            if move:
+                ensure_layout(path.parent)
+            if i in slots and _regular_file(path):
+                result = batch.ingest(slots[i])
+                if move:
+                    file_away(path.parent, path, result)
+            else:  # symlinks and special files are refused; a file new since the start is read alone
+                result = process(eng, path.parent, path, policy, move=move)
+            bad += result.status == "quarantined"
+            if as_json:
+                typer.echo(json.dumps(result.to_json(), default=str))
+            else:
+                _print_result(result)
     if bad:
         raise typer.Exit(1)
+
+
+def _regular_file(path: Path) -> bool:
+    """A regular file, not a symlink (``process`` refuses those as INGEST_NOT_A_FILE)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _print_result(result) -> None:  # type: ignore[no-untyped-def]

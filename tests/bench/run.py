@@ -69,7 +69,7 @@ def phase_parse(fmt: str, receipts: str) -> dict[str, Any]:
 
 def phase_import(fmt: str, receipts: str) -> dict[str, Any]:
     """Parse and import into a fresh SQLite database, one transaction per file."""
-    from services.cashapp.usecases.ingest import ingest_path
+    from services.cashapp.usecases.ingest import ingest_paths
     from shared.db import make_engine, migrate
 
     folder = _generate(f"parse-{fmt}-{receipts}", ["--seed", "11", "--customers", "3000",
@@ -82,9 +82,8 @@ def phase_import(fmt: str, receipts: str) -> dict[str, Any]:
     migrate(engine)
     t0 = time.perf_counter()
     lines = 0
-    for p in _statement_files(folder):
-        res = ingest_path(engine, p)
-        assert res.status == "imported", (p, res.reason, res.message)
+    for res in ingest_paths(engine, _statement_files(folder)):
+        assert res.status == "imported", (res.path, res.reason, res.message)
         lines += res.lines
     dt = time.perf_counter() - t0
     return {"format": fmt, "lines": lines, "seconds": dt, "lines_per_s": lines / dt,
@@ -97,7 +96,7 @@ def phase_pipeline() -> dict[str, Any]:
 
     from services.cashapp.rules import default_rules
     from services.cashapp.usecases.export import decision_frames, export_applications
-    from services.cashapp.usecases.ingest import ingest_path
+    from services.cashapp.usecases.ingest import ingest_paths
     from services.cashapp.usecases.masterdata import load_file
     from services.cashapp.usecases.match import run_match
     from shared.db import make_engine, migrate, unit_of_work
@@ -114,7 +113,7 @@ def phase_pipeline() -> dict[str, Any]:
         load_file(s, "customers", folder / "customers.csv")
         load_file(s, "open_items", folder / "open_items.csv")
     t0 = time.perf_counter()
-    lines = sum(ingest_path(engine, p).lines for p in _statement_files(folder))
+    lines = sum(r.lines for r in ingest_paths(engine, _statement_files(folder)))
     t1 = time.perf_counter()
     truth = load_truth(folder / "truth.jsonl")
     as_of = max(truth["booking_date"].to_list()) if "booking_date" in truth.columns else date.today()

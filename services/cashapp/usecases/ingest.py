@@ -5,12 +5,15 @@ when every statement in it was already imported with identical content; a statem
 before with different content is a conflict that refuses the whole file. Lines already known
 (account + bank reference + date + amount, plus detail where banks leave the reference empty) are
 never stored twice.
+
+Several files (:func:`ingest_paths`, :class:`IngestBatch`) are imported in turn with the same
+results, while one child process parses the next files ahead (see :mod:`ingest_ahead`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from collections.abc import Generator, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -29,7 +32,15 @@ from services.cashapp.models import (
     StatementRow,
     utcnow,
 )
-from services.cashapp.usecases.ingest_ahead import prepared_statements, use_parse_ahead
+from services.cashapp.usecases.ingest_ahead import (
+    Fingerprint,
+    ParseAhead,
+    file_sha256,
+    file_stamp,
+    fingerprint,
+    inline_statements,
+    worth_parse_ahead,
+)
 from services.cashapp.usecases.ingest_prepare import (
     AMOUNT,
     CURRENCY,
@@ -79,14 +90,6 @@ class IngestResult:
             c: {k: format_minor(v, c) for k, v in t.items()} for c, t in sorted(totals.items())
         }
         return data
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(slots=True)
@@ -207,6 +210,7 @@ class _FileImport:
 
 _STATEMENT_TABLE = StatementRow.__table__  # type: ignore[attr-defined]
 _RECEIPT_TABLE = Receipt.__table__  # type: ignore[attr-defined]
+_IMPORT_TABLE = ImportFile.__table__  # type: ignore[attr-defined]
 _EXISTING = select(_STATEMENT_TABLE.c.content_hash).where(
     _STATEMENT_TABLE.c.account == bindparam("account"),
     _STATEMENT_TABLE.c.statement_key == bindparam("key"),
@@ -223,9 +227,10 @@ _RECEIPT_COLUMNS = ("statement_id", "status", *LINE_COLUMNS)
 
 
 def import_file(session: Session, path: Path, sha256: str, policy: BalancePolicy,
-                parse_ahead_bytes: int = 0) -> IngestResult:
+                statements: Iterable[PreparedStatement] | None = None) -> IngestResult:
     """Parse ``path`` and write all of it in ``session`` (the caller commits or rolls back).
 
+    ``statements``: the file's prepared statements from a parse-ahead child; ``None`` parses here.
     Raises :class:`DomainError` for anything that must refuse the whole file.
     """
     result = IngestResult(path=str(path), status="imported", sha256=sha256)
@@ -237,8 +242,7 @@ def import_file(session: Session, path: Path, sha256: str, policy: BalancePolicy
     assert record.id is not None
     state = _FileImport(session=session, import_file_id=record.id, policy=policy, result=result)
     formats: set[str] = set()
-    ahead = use_parse_ahead(path, parse_ahead_bytes)
-    for st in prepared_statements(parser, path, ahead=ahead):
+    for st in inline_statements(parser, path) if statements is None else statements:
         formats.add(st.source_format)
         state.add(st)
     if not formats:
@@ -263,27 +267,16 @@ def _sha_known(engine: Engine, sha: str) -> bool:
         ).first() is not None
 
 
-def ingest_path(engine: Engine, path: Path, policy: BalancePolicy = "hold",
-                parse_ahead_bytes: int | None = None) -> IngestResult:
-    """Import one file in one transaction; a refused file is recorded and nothing else is kept.
-
-    ``parse_ahead_bytes``: files at least this large are parsed in a second process while this
-    one writes (see :mod:`ingest_ahead`); ``None`` takes ``CASHRECON_PARSE_AHEAD_BYTES``.
-    """
-    if parse_ahead_bytes is None:
-        parse_ahead_bytes = Settings().parse_ahead_bytes
-    try:
-        sha = file_sha256(path)
-    except OSError as exc:
-        return IngestResult(path=str(path), status="quarantined", reason="INGEST_UNREADABLE",
-                            message=str(exc))
+def _ingest_file(engine: Engine, path: Path, sha: str, policy: BalancePolicy,
+                 statements: Iterable[PreparedStatement] | None) -> IngestResult:
+    """One file in one transaction, its sha256 known; a refusal is recorded, nothing else kept."""
     duplicate = IngestResult(path=str(path), status="duplicate", reason="DUPLICATE_FILE",
                              message="a file with the same sha256 was imported before", sha256=sha)
     if _sha_known(engine, sha):
         return duplicate
     try:
         with unit_of_work(engine) as session:
-            return import_file(session, path, sha, policy, parse_ahead_bytes)
+            return import_file(session, path, sha, policy, statements)
     except IntegrityError:
         # Another worker imported the same bytes at the same moment: its import won.
         if _sha_known(engine, sha):
@@ -299,3 +292,107 @@ def ingest_path(engine: Engine, path: Path, policy: BalancePolicy = "hold",
                                   message=message[:4000]))
     return IngestResult(path=str(path), status="quarantined", reason=reason, message=message,
                         sha256=sha)
+
+
+def _ingest_inline(engine: Engine, path: Path, policy: BalancePolicy) -> IngestResult:
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:
+        return IngestResult(path=str(path), status="quarantined", reason="INGEST_UNREADABLE",
+                            message=str(exc))
+    return _ingest_file(engine, path, sha, policy, None)
+
+
+class IngestBatch:
+    """Several files imported in turn, each as :func:`ingest_path` would, with one parse-ahead child.
+
+    Call :meth:`ingest` with ascending positions (a position passed over is dropped). On first use
+    every file left is hashed; those worth parsing (readable, sha256 not imported before, the
+    first of identical ones) go to one child, in order, when their total size reaches
+    ``parse_ahead_bytes`` on a machine that can fork onto a second core. A file whose stat stamp
+    changed since it was hashed, and any file not given to the child, takes the inline path of
+    :func:`ingest_path` at its turn (hashed again, so the duplicate check sees earlier files).
+    """
+
+    def __init__(self, engine: Engine, paths: Iterable[Path | str], policy: BalancePolicy = "hold",
+                 parse_ahead_bytes: int | None = None) -> None:
+        self.engine, self.policy = engine, policy
+        self.paths = [Path(p) for p in paths]
+        self.min_bytes = Settings().parse_ahead_bytes if parse_ahead_bytes is None else parse_ahead_bytes
+        self._jobs: dict[int, Fingerprint] = {}
+        self._ahead: ParseAhead | None = None
+        self._next = 0
+        self._begun = False
+
+    def __enter__(self) -> IngestBatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
+
+    def _begin(self, first: int) -> None:
+        self._begun = True
+        rest = range(first, len(self.paths))
+        if not worth_parse_ahead(sum((file_stamp(self.paths[i]) or (0,))[0] for i in rest), self.min_bytes):
+            return
+        prints = {i: fingerprint(self.paths[i]) for i in rest}
+        with Session(self.engine) as session:
+            taken = set(select_in(session.connection(), _IMPORT_TABLE.c.sha256,
+                                  sorted({f.sha256 for f in prints.values() if f is not None})))
+        for i, f in prints.items():
+            if f is not None and f.sha256 not in taken:
+                taken.add(f.sha256)
+                self._jobs[i] = f
+        if self._jobs and worth_parse_ahead(sum(f.stamp[0] for f in self._jobs.values()), self.min_bytes):
+            self._ahead = ParseAhead(sorted((i, self.paths[i]) for i in self._jobs))
+        else:
+            self._jobs.clear()
+
+    def ingest(self, pos: int) -> IngestResult:
+        """Import file ``pos`` (its own transaction); files passed over since the last call are dropped."""
+        if pos < self._next:
+            raise ValueError(f"file {pos} was passed already")
+        if not self._begun:
+            self._begin(pos)
+        ahead, path = self._ahead, self.paths[pos]
+        if ahead is not None:
+            for skipped in range(self._next, pos):
+                if skipped in self._jobs:
+                    ahead.finish(skipped)
+        self._next = pos + 1
+        job = self._jobs.get(pos)
+        if ahead is None or job is None:
+            return _ingest_inline(self.engine, path, self.policy)
+        try:
+            if file_stamp(path) != job.stamp:  # changed since it was hashed: read it again here
+                return _ingest_inline(self.engine, path, self.policy)
+            return _ingest_file(self.engine, path, job.sha256, self.policy, ahead.statements(pos))
+        finally:
+            ahead.finish(pos)
+
+
+def ingest_paths(engine: Engine, paths: Iterable[Path | str], policy: BalancePolicy = "hold",
+                 parse_ahead_bytes: int | None = None) -> Generator[IngestResult, None, None]:
+    """Import files in turn, each in its own transaction: the results of :func:`ingest_path` on each.
+
+    One child parses the files ahead of the writer (see :class:`IngestBatch`); closing the
+    iterator early stops it. ``parse_ahead_bytes``: ``None`` takes ``CASHRECON_PARSE_AHEAD_BYTES``.
+    """
+    with IngestBatch(engine, paths, policy, parse_ahead_bytes) as batch:
+        for pos in range(len(batch.paths)):
+            yield batch.ingest(pos)
+
+
+def ingest_path(engine: Engine, path: Path, policy: BalancePolicy = "hold",
+                parse_ahead_bytes: int | None = None) -> IngestResult:
+    """Import one file in one transaction; a refused file is recorded and nothing else is kept.
+
+    ``parse_ahead_bytes``: files at least this large are parsed in a second process while this
+    one writes (see :mod:`ingest_ahead`); ``None`` takes ``CASHRECON_PARSE_AHEAD_BYTES``.
+    """
+    with IngestBatch(engine, [path], policy, parse_ahead_bytes) as batch:
+        return batch.ingest(0)
