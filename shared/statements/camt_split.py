@@ -87,8 +87,8 @@ def _plan(data: mmap.mmap, part_bytes: int) -> Plan | None:
     if len(messages) != 1:
         return None  # the message element is not in the head, or there are several kinds
     tags = _record_tags(data, body, _RECORDS_OF[messages.pop()])
-    if tags is None or len(tags) < 4:
-        return None
+    if tags is None or len(tags) < 4 or len(tags) % 2:
+        return None  # one record only, or a start tag without its end (a cut file)
     records = []
     for i in range(0, len(tags), 2):
         (start, is_end, name), (end, closing, end_name) = tags[i], tags[i + 1]

@@ -130,6 +130,23 @@ def test_plan_of_an_empty_file_is_none(tmp_path: Path) -> None:
     assert plan(_write(tmp_path, b""), 1) is None
 
 
+@given(cut=st.integers(0, 10_000))
+@settings(max_examples=60, deadline=None)
+def test_a_cut_file_gets_no_plan_or_a_refusal(tmp_path_factory: pytest.TempPathFactory, cut: int) -> None:
+    text = _doc([_stmt(n) for n in range(5)]).encode()
+    path = _write(tmp_path_factory.mktemp("cut"), text[: cut % len(text)])
+    try:
+        whole = _whole(path)
+    except ParseError:
+        whole = None
+    try:
+        parts = _by_parts(path, 1)
+    except ParseError:
+        assert whole is None  # a part refuses only what the whole file refuses
+        return
+    assert parts is None or parts == whole
+
+
 @pytest.mark.parametrize("size", [-1, 1, 7, 100, 4096])
 def test_part_reader_gives_head_part_and_tail(tmp_path: Path, size: int) -> None:
     text = _doc([_stmt(n) for n in range(4)]).encode()

@@ -15,9 +15,12 @@ a part (which the tests say cannot happen) costs time, not correctness.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import pickle
 import queue
+import signal
 import struct
 import threading
 from collections.abc import Iterator
@@ -76,11 +79,18 @@ class _PartFailed(Exception):
 
 
 def _two_way(path: Path, cut: Plan, batch_lines: int) -> Iterator[tuple[bytes, int]]:
-    ctx = multiprocessing.get_context("fork")
-    reader, writer = ctx.Pipe(duplex=False)
-    helper = ctx.Process(target=_helper, args=(path, cut, batch_lines, writer, reader),
-                         name="cashrecon-parse-part", daemon=True)
-    helper.start()
+    # A plain fork: this runs in the parse-ahead child, a daemon, which multiprocessing does not
+    # let have children of its own.
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    pid = os.fork()
+    if pid == 0:  # the helper
+        code = 1
+        try:
+            _helper(path, cut, batch_lines, writer, reader)
+            code = 0
+        finally:
+            os._exit(code)
+    helper = _Helper(pid)
     writer.close()
     try:
         for index in range(len(cut.parts)):
@@ -93,9 +103,29 @@ def _two_way(path: Path, cut: Plan, batch_lines: int) -> Iterator[tuple[bytes, i
                 yield from _relay(reader, helper, index)
     finally:
         reader.close()
-        if helper.is_alive():
-            helper.terminate()
-        helper.join()
+        helper.stop()
+
+
+class _Helper:
+    """The forked helper: alive?, and stopped for good."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.exitcode: int | None = None
+
+    def is_alive(self) -> bool:
+        if self.exitcode is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.exitcode = os.waitstatus_to_exitcode(status)
+        return self.exitcode is None
+
+    def stop(self) -> None:
+        if self.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            _, status = os.waitpid(self.pid, 0)
+            self.exitcode = os.waitstatus_to_exitcode(status)
 
 
 def _part_batches(path: Path, cut: Plan, index: int, batch_lines: int) -> Iterator[tuple[bytes, int]]:
@@ -112,7 +142,7 @@ def _part_batches(path: Path, cut: Plan, index: int, batch_lines: int) -> Iterat
         yield pickle.dumps(batch, pickle.HIGHEST_PROTOCOL), len(batch)
 
 
-def _relay(reader: Any, helper: Any, index: int) -> Iterator[tuple[bytes, int]]:
+def _relay(reader: Any, helper: _Helper, index: int) -> Iterator[tuple[bytes, int]]:
     """The helper's batches of part ``index``, as it pickled them."""
     while True:
         try:

@@ -7,8 +7,10 @@ import pickle
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from services.cashapp.usecases import ingest_parts
+from services.cashapp.usecases import ingest_ahead, ingest_parts
+from services.cashapp.usecases.ingest import ingest_path, ingest_paths
 from services.cashapp.usecases.ingest_parts import pickled_batches, split_plan
 from services.cashapp.usecases.ingest_prepare import PreparedStatement, prepare
 from shared.errors import ParseError
@@ -89,3 +91,34 @@ def test_only_large_camt_files_are_split(tmp_path: Path) -> None:
     assert split_plan("camt", path) is None  # smaller than one part
     assert split_plan("mt940", path) is None
     assert split_plan("camt", tmp_path / "missing.xml") is None
+
+
+def test_import_of_a_split_camt_file_equals_the_inline_import(db: Engine, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.cashapp.usecases.test_ingest_ahead import _reset, _snapshot
+
+    monkeypatch.setattr(ingest_parts, "PART_BYTES", 1)  # every record a part (the child forks after this)
+    real_plan = ingest_ahead.split_plan
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def plan_and_mark(name: str, p: Path):  # type: ignore[no-untyped-def]
+        cut = real_plan(name, p)
+        (marks / f"{p.name}-{os.getpid()}-{cut is not None}").touch()
+        return cut
+
+    monkeypatch.setattr(ingest_ahead, "split_plan", plan_and_mark)
+    path = _file(tmp_path, [_stmt(n, lines=1 + n % 3) for n in range(9)])
+    bad = tmp_path / "bad.xml"
+    bad.write_text(path.read_text().replace("</Ntry>", "</Ntyr>", 5).replace("</Ntyr>", "</Ntry>", 4))
+    inline = [ingest_path(db, p, parse_ahead_bytes=0).to_json() for p in (path, bad)]
+    want = _snapshot(db)
+    _reset(db)
+    ahead = [r.to_json() for r in ingest_paths(db, [path, bad], parse_ahead_bytes=1)]
+    assert ahead == inline
+    assert [r["status"] for r in ahead] == ["imported", "quarantined"]
+    assert _snapshot(db) == want and len(want[0]) == sum(1 + n % 3 for n in range(9))
+    # both files went the two-process way, in the parsing child
+    assert sorted(m.name.split("-")[0] + m.name.split("-")[2] for m in marks.iterdir()) == [
+        "bad.xmlTrue", "multi.xmlTrue"]
+    assert all(int(m.name.split("-")[1]) != os.getpid() for m in marks.iterdir())
