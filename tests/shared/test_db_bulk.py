@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.cashapp.models import ImportFile, Receipt, StatementRow
 from shared.db import bulk_insert, select_in, unit_of_work
@@ -63,3 +64,33 @@ def test_select_in_finds_only_stored_values_across_chunks(db: Engine) -> None:
 def test_bulk_insert_of_nothing_writes_nothing(db: Engine) -> None:
     with unit_of_work(db) as s:
         assert bulk_insert(s.connection(), Receipt.__table__, ("line_key",), []) == 0  # type: ignore[attr-defined]
+
+
+def test_bulk_insert_with_lead_values_binds_empty_columns_as_null(db: Engine) -> None:
+    cols = ("statement_id", "status", "line_key", "account", "currency", "booking_date", "value_date",
+            "amount_minor", "bank_reference", "remittance", "raw", "extra_json", "is_reversal")
+    with unit_of_work(db) as s:
+        sid = _statement(s)
+        lead = [(sid, "unmatched"), (sid, "ignored")]
+        rows = [("k0", "DE1", "EUR", date(2026, 3, 1), date(2026, 3, 2), 40, "B1", "", "r", "{}", False),
+                ("k1", "DE1", "EUR", date(2026, 3, 1), None, -20, None, None, "", "{}", True),
+                ("k0", "DE1", "EUR", date(2026, 3, 9), None, 7, None, None, "", "{}", False)]
+        conn = s.connection()
+        with pytest.raises(ValueError):
+            bulk_insert(conn, Receipt.__table__, cols, rows, lead=lead)  # type: ignore[attr-defined]
+        bulk_insert(conn, Receipt.__table__, cols, rows, lead=[*lead, lead[0]],  # type: ignore[attr-defined]
+                    on_conflict_ignore="line_key")
+    with Session(db) as s:
+        got = s.exec(select(Receipt).order_by(col(Receipt.id))).all()
+    assert [(r.statement_id, r.status, r.line_key, r.value_date, r.amount_minor, r.bank_reference,
+             r.remittance, r.is_reversal) for r in got] == [
+        (sid, "unmatched", "k0", date(2026, 3, 2), 40, "B1", "", False),
+        (sid, "ignored", "k1", None, -20, None, None, True),  # the third row's key was taken
+    ]
+    if db.dialect.name == "sqlite":  # stored as an ORM insert stores them: NULL, text, integer
+        with db.connect() as conn:
+            types = conn.exec_driver_sql(
+                "SELECT typeof(value_date), typeof(bank_reference), typeof(remittance), typeof(is_reversal), "
+                "typeof(created_at) FROM receipt ORDER BY id").all()
+        assert [tuple(t) for t in types] == [("text", "text", "text", "integer", "text"),
+                                             ("null", "null", "null", "integer", "text")]

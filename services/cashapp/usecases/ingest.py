@@ -7,7 +7,8 @@ before with different content is a conflict that refuses the whole file. Lines a
 never stored twice.
 
 Several files (:func:`ingest_paths`, :class:`IngestBatch`) are imported in turn with the same
-results, while one child process parses the next files ahead (see :mod:`ingest_ahead`).
+results, while one child process parses the next files ahead (see :mod:`ingest_ahead`). The
+writing of one file's statements is :mod:`ingest_write`.
 """
 
 from __future__ import annotations
@@ -15,23 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from services.cashapp.models import (
-    FileRejection,
-    ImportFile,
-    IntegrityStatus,
-    Receipt,
-    ReceiptStatus,
-    StatementRow,
-    utcnow,
-)
+from services.cashapp.models import FileRejection, ImportFile
 from services.cashapp.usecases.ingest_ahead import (
     Fingerprint,
     ParseAhead,
@@ -41,16 +33,10 @@ from services.cashapp.usecases.ingest_ahead import (
     inline_statements,
     worth_parse_ahead,
 )
-from services.cashapp.usecases.ingest_prepare import (
-    AMOUNT,
-    CURRENCY,
-    KEY,
-    LINE_COLUMNS,
-    PreparedStatement,
-)
-from services.recon.cheques import apply_log_updates
+from services.cashapp.usecases.ingest_prepare import PreparedStatement
+from services.cashapp.usecases.ingest_write import FileImport, writer_sql
 from shared.config import Settings
-from shared.db import bulk_insert, select_in, unit_of_work
+from shared.db import select_in, unit_of_work
 from shared.errors import DomainError, ImportRefused
 from shared.money import format_minor
 from shared.statements.registry import detect
@@ -92,138 +78,7 @@ class IngestResult:
         return data
 
 
-@dataclass(slots=True)
-class _FileImport:
-    """State of one file's import inside its transaction."""
-
-    session: Session
-    import_file_id: int
-    policy: BalancePolicy
-    result: IngestResult
-    seen_statements: dict[tuple[str, str, date], str] = field(default_factory=dict)
-    seen_lines: set[str] = field(default_factory=set)
-    last_closing: dict[tuple[str, str], tuple[date, int]] = field(default_factory=dict)
-    now: datetime = field(default_factory=utcnow)
-
-    def add(self, st: PreparedStatement) -> None:
-        key, key_date, chash = st.key, st.key_date, st.content_hash
-        ident = (st.account, key, key_date)
-        if ident in self.seen_statements:
-            if self.seen_statements[ident] != chash:
-                raise ImportRefused(
-                    f"statement {key} of {st.account} on {key_date} appears twice with different "
-                    "content", code="INGEST_STATEMENT_CONFLICT")
-            self.result.statements_skipped += 1
-            return
-        self.seen_statements[ident] = chash
-        conn = self.session.connection()
-        existing = conn.execute(_EXISTING, {"account": st.account, "key": key, "key_date": key_date}).first()
-        if existing is not None:
-            if existing[0] != chash:
-                raise ImportRefused(
-                    f"statement {key} of {st.account} on {key_date} was imported before with "
-                    "different content", code="INGEST_STATEMENT_CONFLICT")
-            self.result.statements_skipped += 1
-            return
-        status, detail = self._integrity(st)
-        held = status in (IntegrityStatus.BALANCE_MISMATCH, IntegrityStatus.CONTINUITY_BREAK)
-        if held and self.policy == "refuse":
-            code = ("INGEST_BALANCE_MISMATCH" if status == IntegrityStatus.BALANCE_MISMATCH
-                    else "INGEST_CONTINUITY_BREAK")
-            raise ImportRefused(detail or status, code=code, account=st.account)
-        lines = self._new_lines(st)
-        res = conn.execute(_STATEMENT_TABLE.insert(), {
-            "import_file_id": self.import_file_id, "source_format": st.source_format,
-            "account": st.account, "currency": st.currency, "statement_key": key,
-            "statement_ref": st.statement_id, "sequence": st.sequence, "key_date": key_date,
-            "statement_date": st.statement_date, "from_date": st.from_date, "to_date": st.to_date,
-            "opening_minor": st.opening_minor, "closing_minor": st.closing_minor,
-            "balances_json": st.balances_json, "content_hash": chash, "integrity_status": str(status),
-            "integrity_detail": detail, "held": held, "lines_count": len(lines),
-            "created_at": self.now})
-        statement_id = int(res.inserted_primary_key[0])  # type: ignore[index]
-        open_status = str(ReceiptStatus.HELD if held else ReceiptStatus.UNMATCHED)
-        ignored = str(ReceiptStatus.IGNORED)
-        bulk_insert(conn, _RECEIPT_TABLE, _RECEIPT_COLUMNS,
-                    [(statement_id, open_status if ok else ignored, *row) for row, ok in lines])
-        self.result.lines += len(lines)
-        self.result.statements += 1
-        self.result.held_statements += int(held)
-        if st.closing_minor is not None:
-            self.last_closing[(st.account, st.currency)] = (key_date, st.closing_minor)
-
-    def _integrity(self, st: PreparedStatement) -> tuple[IntegrityStatus, str | None]:
-        gap = st.balance_gap
-        if gap is None:
-            return IntegrityStatus.UNCHECKED, "no opening and closing booked balance to check"
-        assert st.opening_minor is not None and st.closing_minor is not None
-        if gap != 0:
-            return IntegrityStatus.BALANCE_MISMATCH, (
-                f"opening {format_minor(st.opening_minor, st.currency)} + lines "
-                f"!= closing {format_minor(st.closing_minor, st.currency)} "
-                f"(difference {format_minor(gap, st.currency)} {st.currency})")
-        prev = self._previous_closing(st)
-        if prev is not None and prev[1] != st.opening_minor:
-            return IntegrityStatus.CONTINUITY_BREAK, (
-                f"opening {format_minor(st.opening_minor, st.currency)} != previous "
-                f"closing {format_minor(prev[1], st.currency)} of {prev[0]}")
-        return IntegrityStatus.OK, None
-
-    def _previous_closing(self, st: PreparedStatement) -> tuple[date, int] | None:
-        key_date = st.key_date
-        in_file = self.last_closing.get((st.account, st.currency))
-        if in_file is not None and in_file[0] <= key_date:
-            return in_file
-        row = self.session.connection().execute(
-            _PREVIOUS, {"account": st.account, "currency": st.currency, "key_date": key_date}).first()
-        return (row[0], row[1]) if row is not None else None
-
-    def _new_lines(self, st: PreparedStatement) -> list[tuple[tuple, bool]]:
-        """The statement's lines not stored before (in this file or earlier), with the totals."""
-        keys = [r[KEY] for r in st.rows]
-        conn = self.session.connection()
-        known = set(select_in(conn, _RECEIPT_TABLE.c.line_key, keys)) if keys else set()
-        if known and st.cheque_lines:
-            # A later cheque log repeats known cheques with their new status: apply it, not skip it.
-            self.result.lines_updated += apply_log_updates(
-                self.session, [(ln, k) for ln, k in zip(st.cheque_lines, keys, strict=True) if k in known])
-        seen = self.seen_lines
-        totals = self.result.totals
-        lines = []
-        for row, ok in zip(st.rows, st.applicable, strict=True):
-            key = row[KEY]
-            if key in known or key in seen:
-                self.result.lines_skipped += 1
-                continue
-            seen.add(key)
-            lines.append((row, ok))
-            tot = totals.get(row[CURRENCY])
-            if tot is None:
-                tot = totals[row[CURRENCY]] = {"credit": 0, "debit": 0}
-            amount = row[AMOUNT]
-            if amount > 0:
-                tot["credit"] += amount
-            else:
-                tot["debit"] -= amount
-        return lines
-
-
-_STATEMENT_TABLE = StatementRow.__table__  # type: ignore[attr-defined]
-_RECEIPT_TABLE = Receipt.__table__  # type: ignore[attr-defined]
 _IMPORT_TABLE = ImportFile.__table__  # type: ignore[attr-defined]
-_EXISTING = select(_STATEMENT_TABLE.c.content_hash).where(
-    _STATEMENT_TABLE.c.account == bindparam("account"),
-    _STATEMENT_TABLE.c.statement_key == bindparam("key"),
-    _STATEMENT_TABLE.c.key_date == bindparam("key_date"))
-_PREVIOUS = (
-    select(_STATEMENT_TABLE.c.key_date, _STATEMENT_TABLE.c.closing_minor)
-    .where(_STATEMENT_TABLE.c.account == bindparam("account"),
-           _STATEMENT_TABLE.c.currency == bindparam("currency"),
-           _STATEMENT_TABLE.c.closing_minor.is_not(None),
-           _STATEMENT_TABLE.c.key_date <= bindparam("key_date"))
-    .order_by(_STATEMENT_TABLE.c.key_date.desc(), _STATEMENT_TABLE.c.id.desc())
-    .limit(1))
-_RECEIPT_COLUMNS = ("statement_id", "status", *LINE_COLUMNS)
 
 
 def import_file(session: Session, path: Path, sha256: str, policy: BalancePolicy,
@@ -240,7 +95,9 @@ def import_file(session: Session, path: Path, sha256: str, policy: BalancePolicy
     session.add(record)
     session.flush()
     assert record.id is not None
-    state = _FileImport(session=session, import_file_id=record.id, policy=policy, result=result)
+    conn = session.connection()
+    state = FileImport(session=session, import_file_id=record.id, policy=policy, result=result, conn=conn,
+                       sql=writer_sql(conn.dialect))
     formats: set[str] = set()
     for st in inline_statements(parser, path) if statements is None else statements:
         formats.add(st.source_format)

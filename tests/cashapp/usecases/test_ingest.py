@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from services.cashapp.models import (
     FileRejection,
@@ -81,6 +81,28 @@ def test_known_lines_are_not_duplicated_across_statements(db: Engine, tmp_path: 
     res = ingest_path(db, _write(tmp_path, "b.sta", overlapping))
     assert (res.status, res.lines, res.lines_skipped) == ("imported", 1, 1)
     assert _count(db, Receipt) == 2
+
+
+def test_lines_known_before_or_earlier_in_the_file_are_skipped_per_statement(db: Engine, tmp_path: Path) -> None:
+    ingest_path(db, _write(tmp_path, "a.sta", mt940()))
+    second = mt940(seq="00002/001", opening="C261102EUR1150,00", lines=(
+        ("2611021102C150,00NTRFINV1//BR001", "CUST A", "INV-1"),  # stored by a.sta
+        ("2611031103C20,00NTRFINV2//BR002", "CUST B", "INV-2")), closing="C261103EUR1320,00")
+    third = mt940(seq="00003/001", opening="C261103EUR1320,00", lines=(
+        ("2611031103C20,00NTRFINV2//BR002", "CUST B", "INV-2"),  # stored by the statement before
+        ("2611041104D5,00NTRFX//BR003", "SUPPLIER", "fee")), closing="C261104EUR1335,00")
+    res = ingest_path(db, _write(tmp_path, "b.sta", second + third))
+    assert (res.status, res.statements, res.lines, res.lines_skipped, res.held_statements) == (
+        "imported", 2, 2, 2, 0)
+    assert (res.to_json()["credit_total"], res.to_json()["debit_total"]) == ("20.00", "5.00")
+    with Session(db) as s:
+        counts = s.execute(select(col(StatementRow.lines_count)).order_by(col(StatementRow.id))).scalars().all()
+        refs = s.execute(select(col(Receipt.bank_reference), col(Receipt.status)).order_by(col(Receipt.id))).all()
+        f = s.execute(select(ImportFile).where(col(ImportFile.file_name) == "b.sta")).scalar_one()
+    assert counts == [1, 1, 1]
+    assert [tuple(r) for r in refs] == [("BR001", ReceiptStatus.UNMATCHED), ("BR002", ReceiptStatus.UNMATCHED),
+                                        ("BR003", ReceiptStatus.IGNORED)]
+    assert (f.lines_count, f.lines_skipped, f.credit_total_minor, f.debit_total_minor) == (2, 2, 2000, 500)
 
 
 def test_identical_nonref_lines_in_one_statement_are_both_kept(db: Engine, tmp_path: Path) -> None:
