@@ -4,10 +4,17 @@ One :class:`Statement` per ``Rpt`` (052), ``Stmt`` (053) or ``Ntfctn`` (054), so
 namespace. Elements are read by local name, so every version and any wrapper (``BizMsgEnvlp``,
 ``AppHdr`` + ``Document``, a bank's own envelope) works.
 
-Streaming: lxml ``iterparse`` hands over each ``Ntry`` as it completes; it becomes bank lines and
-is cleared at once, so memory follows one statement's lines, not the file size. Entries are read
-from their serialization where they fit the patterns of ``camt_fast`` (most do), else element by
-element (``camt_entries``); both readers feed the same rules (``camt_lines``).
+Streaming, two readers with the same output (statements and errors, in the same order):
+
+- the raw reader (``camt_raw``): libxml2 checks the document without building a tree while each
+  entry's own text, where it is its serialization, goes to the fast reader; for files laid out
+  plainly (most bank files). Where it cannot go on it falls back to
+- the tree reader: lxml ``iterparse`` hands over each ``Ntry`` as it completes; it becomes bank
+  lines and is cleared at once.
+
+Memory follows one statement's lines, not the file size. Entries are read from their
+serialization where they fit the patterns of ``camt_fast`` (most do), else element by element
+(``camt_entries``); both feed the same rules (``camt_lines``).
 
 Safety: any DOCTYPE is refused before parsing (prolog check) and again by the parser (no DTD is
 loaded, no entity resolved, no network, no huge trees). Entity bombs and external entities raise
@@ -25,28 +32,26 @@ Decisions (documented for users of the lines):
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import IO
 
 from lxml import etree
 
 from shared.errors import HostileInputError, ParseError
+from shared.statements import camt_fast, camt_raw
 from shared.statements.camt_entries import EntryContext, entry_lines
+from shared.statements.camt_record import Header, statement
 from shared.statements.camt_xml import (
-    RAW_LIMIT,
+    PARSER_OPTIONS,
     Element,
     Xml,
-    direction,
     local_name,
     namespace_of,
-    parse_currency,
-    parse_date,
-    raw_xml,
 )
-from shared.statements.model import Balance, BalanceType, BankLine, SourceFormat, Statement
+from shared.statements.model import BankLine, SourceFormat, Statement
 
 _HEAD_NS_RE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.05[234]\.001\.\d")
 _MSG_DEF_RE = re.compile(r"<(?:[\w.-]+:)?MsgDefIdr>\s*camt\.05[234]\.001\.\d")
@@ -55,22 +60,13 @@ _KINDS = {"052": SourceFormat.CAMT052, "053": SourceFormat.CAMT053, "054": Sourc
 _RECORD_KINDS = {"Rpt": SourceFormat.CAMT052, "Stmt": SourceFormat.CAMT053, "Ntfctn": SourceFormat.CAMT054}
 _MESSAGES = frozenset({"BkToCstmrAcctRpt", "BkToCstmrStmt", "BkToCstmrDbtCdtNtfctn"})
 _TAGS = ("{*}Stmt", "{*}Rpt", "{*}Ntfctn", "{*}Ntry")
-_SAFE_PARSER = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "huge_tree": False,
-    "dtd_validation": False,
-    "remove_comments": True,
-    "remove_pis": True,
-    "remove_blank_text": True,
-}
+_IN_MEMORY = 16 << 20  # a document read through _stream up to this size may take the raw reader
+_SAFE_PARSER = PARSER_OPTIONS
 _PROLOG_LIMIT = 1 << 20  # a prolog (declaration, comments, PIs) longer than 1 MiB is not a bank file
 _PROLOG_ITEM_RE = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->", re.S)
 _ENCODING_RE = re.compile(r"<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)", re.I)
 # libxml2 messages for its own safety limits: an attack, not a typo.
 _HOSTILE_MARKERS = ("excessive depth", "resource limit", "huge", "amplification", "entity reference loop")
-_BALANCE_TYPES = frozenset(t.value for t in BalanceType) - {"OTHER"}
 
 
 class CamtParser:
@@ -94,7 +90,7 @@ class CamtParser:
             _check_prolog(fh)
             fh.seek(0)
             try:
-                yield from _stream(fh)
+                yield from _read(path, fh)
             except etree.XMLSyntaxError as exc:
                 raise _syntax_error(exc) from None
             except ParseError:
@@ -168,14 +164,14 @@ class _Record:
         self.el = el
         self.kind = kind
         self.x = Xml.of(namespace_of(el.tag))
-        self.header: _Header | None = None
+        self.header: Header | None = None
         self.ctx: EntryContext | None = None
         self.last: Element | None = None  # the entry read before, kept until the next one is read
         self.lines: list[BankLine] = []
 
-    def ensure_header(self) -> _Header:
+    def ensure_header(self) -> Header:
         if self.header is None:
-            self.header = _Header(self.x, self.el)
+            self.header = Header(self.x, self.el)
         return self.header
 
     def add_entry(self, ntry: Element) -> None:
@@ -191,6 +187,56 @@ class _Record:
 
 
 def _stream(fh: IO[bytes]) -> Iterator[Statement]:
+    """The statements of the camt document read from ``fh`` (e.g. a part of a file, see camt_split).
+
+    A document of up to :data:`_IN_MEMORY` bytes is read whole and may take the raw reader; a
+    longer one goes to the tree reader, which reads it as it comes.
+    """
+    head = fh.read(_IN_MEMORY)
+    if len(head) < _IN_MEMORY:
+        yield from _read(head, io.BytesIO(head))
+    else:
+        yield from _stream_tree(_Joined(head, fh))
+
+
+def _read(source: Path | bytes, fh: IO[bytes]) -> Iterator[Statement]:
+    """The raw reader's statements of ``source``; where it cannot go on, the tree reader's (of
+    ``fh``, the same document from its start), skipping those given already (see camt_raw)."""
+    given = 0
+    try:
+        for made in _stream_raw(source):
+            yield made
+            given += 1
+        return
+    except camt_raw.Fallback:
+        pass
+    for n, made in enumerate(_stream_tree(fh)):
+        if n >= given:
+            yield made
+
+
+class _Joined:
+    """``head`` (already read), then the rest of ``fh``: the reader the tree parser gets."""
+
+    def __init__(self, head: bytes, fh: IO[bytes]) -> None:
+        self._head = head
+        self._at = 0
+        self._fh = fh
+
+    def read(self, size: int = -1) -> bytes:
+        left = len(self._head) - self._at
+        if left <= 0:
+            return self._fh.read(size)
+        if 0 <= size <= left:
+            self._at += size
+            return self._head[self._at - size : self._at]
+        part = self._head[self._at :]
+        self._at = len(self._head)
+        return part + self._fh.read(-1 if size < 0 else size - left)
+
+
+def _stream_tree(fh: IO[bytes] | _Joined) -> Iterator[Statement]:
+    """The tree reader: the statements of the camt document read from ``fh`` (see the module doc)."""
     record: _Record | None = None
     seen = 0
     checked = False
@@ -210,14 +256,65 @@ def _stream(fh: IO[bytes]) -> Iterator[Statement]:
             record = _open_record(el)  # a record without entries
         if record is not None:
             seen += 1
-            statement = _statement(record)
+            made = statement(record)
             record = None
             el.clear(keep_tail=False)
             _drop_previous(el)
-            yield statement
+            yield made
     _refuse_dtd(events.root)
     if not seen:
         raise ParseError("no Stmt, Rpt or Ntfctn in the camt document", code="INGEST_CAMT_NO_STATEMENT")
+
+
+def _stream_raw(source: Path | bytes) -> Iterator[Statement]:
+    """:func:`_stream_tree` by the raw reader (see :mod:`shared.statements.camt_raw`), which raises
+    :class:`camt_raw.Fallback` where it cannot go on.
+
+    The same records, headers, lines and errors in the same order: each entry is read by the fast
+    reader from its own text where that is its serialization, else by :func:`entry_lines` from
+    the element lxml makes of it. Where that is so for more than a quarter of the first 64 entries
+    (e.g. indented ones), the tree reader is quicker: it takes over.
+    """
+    record: _Record | None = None
+    raw: camt_raw.RawRecord | None = None
+    lines_of, serial, refused = camt_fast.lines_of, camt_raw.serial, camt_raw.refused
+    seen = other = 0
+    for event in camt_raw.walk(source):
+        if event[0] is camt_raw.ENTRY:
+            assert record is not None and raw is not None
+            ctx = record.ctx
+            if ctx is None:
+                # The tree reader reads what an entry holds before the header (at the entry's end).
+                if refused(event[1][0]):
+                    raise camt_raw.Fallback("an entry the tree reader reads differently")
+                ctx = record.ctx = record.ensure_header().context(record.kind)
+            ns, decls, lines = record.x.ns, raw.decls, record.lines
+            for text in event[1]:
+                found = None
+                if serial(text):
+                    try:
+                        found = lines_of(text, ns, ctx, decls)
+                    except ParseError:
+                        found = None  # entry_lines raises it with the canonical message
+                elif seen < 64 and camt_raw.MOSTLY_SERIAL and (other := other + 1) > 16:
+                    raise camt_raw.Fallback("entries that are not their serialization")
+                if found is None:
+                    if refused(text):
+                        raise camt_raw.Fallback("an entry the tree reader reads differently")
+                    found = entry_lines(record.x, raw.entry_element(text), ctx)
+                lines += found
+                seen += 1
+        elif event[0] is camt_raw.OPEN:
+            raw = event[1]
+            el = raw.element(event[2])
+            kind = _record_kind(el, local_name(el.tag))
+            if kind is None:
+                raise camt_raw.Fallback("not a camt record")
+            record = _Record(el, kind)
+        else:
+            assert record is not None
+            yield statement(record)
+            record = None
 
 
 def _open_record(el: Element | None) -> _Record | None:
@@ -246,98 +343,3 @@ def _drop_previous(el: Element) -> None:
     parent = el.getparent()
     while parent is not None and el.getprevious() is not None:
         del parent[0]
-
-
-class _Header:
-    """Everything a record says before its entries: id, account, dates, balances."""
-
-    def __init__(self, x: Xml, el: Element) -> None:
-        acct = x.child(el, "Acct")
-        account = x.first_text(acct, ("Id", "IBAN"), ("Id", "Othr", "Id"), ("Id", "PrtryAcct", "Id"),
-                               ("Id", "BBAN"), ("Id", "UPIC"), ("Id", "DmstAcct", "Id"))
-        if not account:
-            raise ParseError("camt record without account id", code="INGEST_CAMT_NO_ACCOUNT")
-        self.account = account
-        ccy = x.text(acct, "Ccy")
-        self.currency = parse_currency(ccy) if ccy else None
-        self.owner = x.first_text(acct, ("Ownr", "Nm"), ("Ownr", "Pty", "Nm"))
-        self.servicer_bic = x.first_text(acct, ("Svcr", "FinInstnId", "BIC"), ("Svcr", "FinInstnId", "BICFI"))
-        self.statement_id = x.text(el, "Id")
-        self.sequence = x.text(el, "ElctrncSeqNb") or x.text(el, "LglSeqNb")
-        period = x.child(el, "FrToDt")
-        self.from_date = _date_of(x.first_text(period, ("FrDtTm",), ("FrDt",)))
-        self.to_date = _date_of(x.first_text(period, ("ToDtTm",), ("ToDt",)))
-        self.created = _date_of(x.text(el, "CreDtTm"))
-        self.balances = [_balance(x, bal, self.currency) for bal in x.children(el, "Bal")]
-        closing = self.first("CLBD")
-        self.statement_date = (closing.date if closing else None) or self.to_date or self.created
-        self.raw = _raw_header(el)
-
-    def first(self, *types: str) -> Balance | None:
-        for wanted in types:
-            for bal in self.balances:
-                if bal.type == wanted:
-                    return bal
-        return None
-
-    def context(self, kind: SourceFormat) -> EntryContext:
-        return EntryContext(kind.value, self.currency, self.statement_date)
-
-
-def _date_of(raw: str | None) -> date | None:
-    return parse_date(raw) if raw else None
-
-
-def _balance(x: Xml, bal: Element, account_ccy: str | None) -> Balance:
-    tp = x.child(bal, "Tp")
-    code = x.first_text(tp, ("CdOrPrtry", "Cd"), ("CdOrPrtry", "Prtry"), ("Cd",), ("Prtry",))
-    kind = code.upper() if code and code.upper() in _BALANCE_TYPES else BalanceType.OTHER.value
-    amt = x.child(bal, "Amt")
-    if amt is None:
-        raise ParseError(f"{kind} balance without amount", code="INGEST_CAMT_MISSING_AMOUNT")
-    minor, ccy = x.amount(amt, account_ccy)
-    # The Lithuanian camt-to-coda samples omit CdtDbtInd on balances: read as a credit balance.
-    sign = direction(x, bal, required=False) or 1
-    return Balance(type=kind, amount_minor=sign * minor, currency=ccy, date=x.date(x.child(bal, "Dt")))
-
-
-def _raw_header(el: Element) -> str:
-    parts: list[str] = []
-    size = 0
-    for child in el.iterchildren():
-        if local_name(child.tag) == "Ntry":
-            break
-        parts.append(raw_xml(child))
-        size += len(parts[-1])
-        if size > RAW_LIMIT:
-            break
-    return "\n".join(parts)[:RAW_LIMIT]
-
-
-def _statement(record: _Record) -> Statement:
-    header = record.ensure_header()
-    opening = header.first("OPBD", "PRCD")
-    closing = header.first("CLBD")
-    # Account currency, else the booked balances', else the entries', else any balance's.
-    candidates = [b.currency for b in (opening, closing) if b is not None]
-    candidates += [ln.currency for ln in record.lines[:1]] + [b.currency for b in header.balances]
-    currency = header.currency or next(iter(candidates), None)
-    if currency is None:
-        raise ParseError("camt record states no currency anywhere", code="INGEST_CAMT_NO_CURRENCY")
-    return Statement(
-        source_format=record.kind,
-        account=header.account,
-        currency=currency,
-        statement_id=header.statement_id,
-        sequence=header.sequence,
-        statement_date=header.statement_date,
-        from_date=header.from_date,
-        to_date=header.to_date,
-        opening=opening,
-        closing=closing,
-        balances=header.balances,
-        lines=record.lines,
-        account_owner=header.owner,
-        servicer_bic=header.servicer_bic,
-        raw_header=header.raw,
-    )

@@ -24,7 +24,6 @@ Why the values are the element reader's:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -42,18 +41,23 @@ from shared.statements.camt_lines import (
     ref_extras,
     split_batch,
 )
-from shared.statements.camt_patterns import compiled
+from shared.statements.camt_one import Text as _Text
+from shared.statements.camt_one import code_of as _code_of
+from shared.statements.camt_one import get_patterns as _patterns
+from shared.statements.camt_one import one_line
+from shared.statements.camt_one import plain as _plain
+from shared.statements.camt_one import text_of as _text
+from shared.statements.camt_one import texts as _texts
+from shared.statements.camt_one import unescape as _unescape
 from shared.statements.camt_xml import RAW_LIMIT, parse_amount
 from shared.statements.model import BankLine
 
 if TYPE_CHECKING:
     from shared.statements.camt_entries import EntryContext
 
-_UNESCAPE = (("&lt;", "<"), ("&gt;", ">"), ("&#13;", "\r"), ("&amp;", "&"))
-_CODES: dict[str | None, tuple[str | None, str | None]] = {None: (None, None)}
-_Text = Callable[[str | None], str | None]
 _Amount = tuple[str | None, str | None]  # Amt text (unescaped, as .text) and Ccy attribute
 _Tx = tuple[TxFacts, _Amount | None, str | None, str | None]  # facts, Amt, CdtDbtInd, AmtDtls start tag
+_tostring = etree.tostring
 
 
 class FastState:
@@ -67,37 +71,6 @@ class FastState:
         self.decls: str | None = None  # the Ntry namespace declarations last found right
 
 
-def _unescape(text: str) -> str:
-    for escaped, char in _UNESCAPE:
-        text = text.replace(escaped, char)
-    return text
-
-
-def _text(raw: str | None) -> str | None:
-    """Stripped text of a captured leaf (None when absent or blank), unescaped."""
-    if raw is None:
-        return None
-    if "&" in raw:
-        raw = _unescape(raw)
-    return raw.strip() or None
-
-
-def _plain(raw: str | None) -> str | None:
-    """:func:`_text` for an entry without any ``&`` (nothing to unescape)."""
-    return None if raw is None else raw.strip() or None
-
-
-def _texts(run: str | None, name: str, text: _Text) -> list[str]:
-    """Non-blank texts of a run of ``<name>text</name>`` leaves."""
-    out: list[str] = []
-    if run:
-        for raw in run[len(name) + 2 : -len(name) - 3].split(f"</{name}><{name}>"):
-            value = text(raw)
-            if value:
-                out.append(value)
-    return out
-
-
 def _decls_ok(decls: str, ns: str, state: FastState) -> bool:
     """Whether the entry's default namespace is the record's, declared first (see the module doc)."""
     if decls == state.decls:
@@ -109,54 +82,64 @@ def _decls_ok(decls: str, ns: str, state: FastState) -> bool:
     return ok
 
 
-def _code_of(btc: str | None) -> tuple[str | None, str | None]:
-    """(ISO code, proprietary code) of a ``BkTxCd`` content; a file repeats a handful of them."""
-    found = _CODES.get(btc)
-    if found is None:
-        m = compiled().code.fullmatch(btc or "")
-        if m is None:  # cannot happen: NTRY and TX checked the content with the same pattern
-            raise AssertionError("camt_fast: BkTxCd content out of step with its pattern")
-        dcd, fcd, sub, pcd = m.groups()
-        parts = (_text(dcd), _text(fcd), _text(sub))
-        found = ("/".join(p for p in parts if p) or None, _text(pcd))
-        if len(_CODES) < 4096 and len(btc or "") <= 512:
-            _CODES[btc] = found
-    return found
-
-
 def entry_lines(ns: str, ntry: Any, ctx: EntryContext) -> list[BankLine] | None:
     """The lines of ``ntry`` (the element reader's), or None when the patterns do not cover it."""
-    patterns = compiled()
-    s: str = etree.tostring(ntry, encoding="unicode", with_tail=False)
+    return lines_of(_tostring(ntry, encoding="unicode", with_tail=False), ns, ctx)
+
+
+def lines_of(s: str, ns: str, ctx: EntryContext, decls: str | None = None) -> list[BankLine] | None:
+    """:func:`entry_lines` of the entry whose serialization (``etree.tostring``) is ``s``, or is ``s``
+    with the namespace declarations ``decls`` put into its start tag (``s`` then has none)."""
+    patterns = _patterns()
     m = patterns.ntry.fullmatch(s)
     if m is None:
         return None
-    (decls, ref, ccy, amt, ind, rvsl, sts, sts_cd, sts_prtry, bk_dt, bk_dttm, val_dt, val_dttm, acct_ref, btc, _,
-     addtl) = m.groups()
-    if not _decls_ok(decls, ns, ctx.fast):
+    g = m.groups()
+    if decls is None:
+        decls = g[0]
+    elif g[0]:
+        return None
+    fast = ctx.fast
+    if decls != fast.decls and not _decls_ok(decls, ns, fast):
         return None
     amp = "&" in s
     text = _text if amp else _plain
     # Sts: its own text (v1-v7), else Cd, else Prtry (only one of them matches).
-    status = (text(sts or sts_cd or sts_prtry) or "BOOK").upper()
+    status = (text(g[6] or g[7] or g[8]) or "BOOK").upper()
     if status not in ctx.keep:
         return []
+    span = m.span(patterns.txs_group)
+    if span[0] >= 0:
+        tm = patterns.tx.match(s, *span)
+        if tm is None:
+            return None
+        if tm.end() == span[1]:
+            return one_line(s, g, tm, ctx, status, amp, decls)
+    return _lines(s, g, span, ctx, status, text, decls)
+
+
+def _lines(s: str, g: tuple[Any, ...], span: tuple[int, int], ctx: EntryContext, status: str,
+           text: _Text, decls: str) -> list[BankLine] | None:
+    """The lines of a matched entry through the shared rules: batches and entries without details."""
+    (_, ref, ccy, amt, ind, rvsl, _, _, _, bk_dt, bk_dttm, val_dt, val_dttm, acct_ref, btc, _, addtl) = g
     entry = build_entry(
-        ctx.kind, ctx.account_currency, ctx.statement_date, status, (_unescape(amt) if amp else amt, ccy),
-        text(ind), text(rvsl), (text(val_dt or val_dttm), val_dt is not None or val_dttm is not None),
+        ctx.kind, ctx.account_currency, ctx.statement_date, status,
+        (_unescape(amt) if text is _text else amt, ccy), text(ind), text(rvsl),
+        (text(val_dt or val_dttm), val_dt is not None or val_dttm is not None),
         (text(bk_dt or bk_dttm), bk_dt is not None or bk_dttm is not None), text(ref), text(acct_ref),
         _code_of(btc), text(addtl),
     )
-    txs = _transactions(s, m.span(patterns.txs_group), decls, text)
+    txs = _transactions(s, span, decls, text)
     if txs is None:
         return None
     total = entry.sign * entry.minor
-    if len(txs) == 1:
+    if len(txs) == 1:  # not reached from entry_lines (one_line reads these), kept for completeness
         facts, tx_amt, _, _ = txs[0]
         line = line_for(entry, facts, total)
         note_transaction_amount(line, entry, tx_amt)
         return [line]
-    raw = s if len(s) <= RAW_LIMIT else s[:RAW_LIMIT] + "…"
+    whole = s if g[0] == decls else "<Ntry" + decls + s[5:]
+    raw = whole if len(whole) <= RAW_LIMIT else whole[:RAW_LIMIT] + "…"
     if not txs:
         return [bare_line(entry, total, raw)]
     if not any(tx_amt is not None or amt_dtls for _, tx_amt, _, amt_dtls in txs):
@@ -181,7 +164,7 @@ def _transactions(s: str, span: tuple[int, int], decls: str, text: _Text) -> lis
     The NTRY pattern only locates the run; matching one TxDtls after the other up to its end
     proves that they are all the run holds (each match is a complete element).
     """
-    patterns = compiled()
+    patterns = _patterns()
     pos, end = span
     out: list[_Tx] = []
     while 0 <= pos < end:

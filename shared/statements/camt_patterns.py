@@ -5,6 +5,10 @@ and capture the leaves the element reader (:mod:`shared.statements.camt_entries`
 
 - Names are unprefixed; the only namespace declarations are on the ``Ntry`` start tag.
 - A captured leaf is a text-only element (``<X>text</X>``); its text is still escaped.
+- No element is written ``<X></X>``: lxml writes an element without text or children ``<X/>``
+  (``<X></X>`` only for an empty CDATA section: the element reader reads such an entry). So text
+  is never empty and a literal start tag is never followed by ``</`` (:func:`_not_empty`); the
+  raw reader (:mod:`shared.statements.camt_raw`) relies on it.
 - ``_skip`` runs match complete elements (start tag, text or complete children up to
   :data:`DEPTH` levels, end tag: in well-formed text the element's own), never one whose name
   the element reader looks at, so every captured leaf is the "first child called X" it would read.
@@ -12,6 +16,10 @@ and capture the leaves the element reader (:mod:`shared.statements.camt_entries`
 - Where alternatives exclude each other (``Nm`` / ``Pty/Nm`` / ``Agt/FinInstnId/Nm``, ``IBAN`` /
   ``Othr/Id``, ``BIC`` / ``BICFI``, the three ``Sts`` forms, ``Dt`` / ``DtTm``) at most one group is set.
 - Quantifiers are possessive: a failing match costs linear time, even on hostile input.
+- No skipped element is called ``Ntry``, ``Stmt``, ``Rpt`` or ``Ntfctn`` (the tree reader reports
+  those itself); no attribute declares a namespace or is ``xml:id``, and no attribute value holds a
+  tab or newline (lxml writes those escaped). With the points above this lets the raw reader
+  (:mod:`shared.statements.camt_raw`) take an entry's own text for its serialization.
 
 Compiling takes some 50 ms, so it happens on first use (:func:`compiled`).
 """
@@ -22,15 +30,19 @@ import re
 from functools import cache
 from typing import NamedTuple
 
-_T = r"[^<]*+"  # leaf text (escaped)
-_ATTRS = r'(?: [\w:.-]++="[^"]*+")*+'
+_T = r"[^<]++"  # leaf text (escaped, not empty: see the module docstring)
+# Attributes as lxml writes them: no namespace declaration, no xml:id, no tab or newline in a value.
+_ATTRS = r'(?: (?!xmlns|xml:id)[\w:.-]++="[^"\t\n]*+")*+'
+_CCY = r'[^"&\t\n]*+'  # an Amt's Ccy value
+_OWN = ("Ntry", "Stmt", "Rpt", "Ntfctn")  # what the tree reader reports itself: never skipped
 DEPTH = 6  # nesting of the elements a pattern skips without reading
 
 
 def _any_element(depth: int) -> str:
-    element = rf"<\w++{_ATTRS}(?:/>|>[^<]*+</\w++>)"
+    name = rf"(?!(?:{'|'.join(_OWN)})[ />])\w++"
+    element = rf"<{name}{_ATTRS}(?:/>|>[^<]++</\w++>)"
     for _ in range(depth):
-        element = rf"<\w++{_ATTRS}(?:/>|>[^<]*+</\w++>|>(?:{element})++</\w++>)"
+        element = rf"<{name}{_ATTRS}(?:/>|>[^<]++</\w++>|>(?:{element})++</\w++>)"
     return element
 
 
@@ -39,8 +51,8 @@ _ANY = _any_element(DEPTH - 1)
 
 def _skip(*read: str) -> str:
     """Any run of complete elements, none of them called one of ``read`` (names the reader uses)."""
-    refuse = rf"(?!(?:{'|'.join(read)})[ />])"
-    return rf"(?:<{refuse}\w++{_ATTRS}(?:/>|>[^<]*+</\w++>|>(?:{_ANY})++</\w++>))*+"
+    refuse = rf"(?!(?:{'|'.join((*read, *_OWN))})[ />])"
+    return rf"(?:<{refuse}\w++{_ATTRS}(?:/>|>[^<]++</\w++>|>(?:{_ANY})++</\w++>))*+"
 
 
 def _leaf(name: str, group: str) -> str:
@@ -103,7 +115,7 @@ STRD = (rf"<Strd>{_skip(*_STRD_READ)}(?:<CdtrRefInf>(?:<Tp><CdOrPrtry>(?:<Cd>(?P
 TX = (
     "<TxDtls>"
     + "(?:<Refs>" + "".join(_leaf(name, name) for name in REFS) + _skip(*REFS) + "</Refs>)?"
-    + rf'(?:<Amt(?: Ccy="(?P<ccy>[^"&]*+)")?>(?P<amt>{_T})</Amt>)?' + _leaf("CdtDbtInd", "ind")
+    + rf'(?:<Amt(?: Ccy="(?P<ccy>{_CCY})")?>(?P<amt>{_T})</Amt>)?' + _leaf("CdtDbtInd", "ind")
     + rf"(?:(?P<amt_dtls><AmtDtls>)(?:{_ANY})++</AmtDtls>)?" + _skip(*_TX_READ) + _code("btc") + _skip(*_TX_READ)
     + "(?:<RltdPties>" + _skip(*_PARTIES)
     + f"(?:<Dbtr>{_party('d', agent=True)}</Dbtr>)?(?:<DbtrAcct>{_account('da')}</DbtrAcct>)?"
@@ -117,7 +129,7 @@ TX = (
 )
 NTRY = (
     r'<Ntry(?P<decls>(?: xmlns(?::[\w.-]++)?="[^"]*+")*+)>' + _leaf("NtryRef", "ref")
-    + rf'<Amt(?: Ccy="(?P<ccy>[^"&]*+)")?>(?P<amt>{_T})</Amt>' + _leaf("CdtDbtInd", "ind") + _leaf("RvslInd", "rvsl")
+    + rf'<Amt(?: Ccy="(?P<ccy>{_CCY})")?>(?P<amt>{_T})</Amt>' + _leaf("CdtDbtInd", "ind") + _leaf("RvslInd", "rvsl")
     + rf"(?:<Sts>(?:(?P<sts>{_T})|<Cd>(?P<sts_cd>{_T})</Cd>|<Prtry>(?P<sts_prtry>{_T})</Prtry>)</Sts>)?"
     + f"(?:<BookgDt>{_date('bookg')}</BookgDt>)?(?:<ValDt>{_date('val')}</ValDt>)?"
     + _leaf("AcctSvcrRef", "acct_ref") + _skip(*_NTRY_READ) + _code("btc")
@@ -144,8 +156,25 @@ class Patterns(NamedTuple):
 @cache
 def compiled() -> Patterns:
     """The compiled patterns (checked against the group orders the reader unpacks)."""
-    ntry, tx = re.compile(NTRY, re.S), re.compile(TX)
+    ntry, tx = re.compile(_not_empty(NTRY), re.S), re.compile(_not_empty(TX))
     for pattern, names in ((ntry, NTRY_GROUPS), (tx, TX_GROUPS)):
         if tuple(sorted(pattern.groupindex, key=pattern.groupindex.__getitem__)) != names:
             raise AssertionError("camt patterns: groups out of step with the fast reader")
-    return Patterns(ntry, tx, re.compile(CODE), re.compile(STRD), ntry.groupindex["txs"], tx.groupindex["strd"])
+    return Patterns(ntry, tx, re.compile(_not_empty(CODE)), re.compile(_not_empty(STRD)), ntry.groupindex["txs"],
+                    tx.groupindex["strd"])
+
+
+# Elements whose content, as the patterns read it, could be nothing (tests/statements/test_camt_raw.py
+# derives the list from the patterns): their start tag refuses an element written <X></X>.
+_MAY_BE_EMPTY = ("AmtDtls", "BkTxCd", "Cdtr", "CdtrAcct", "CdtrAgt", "CdtrRefInf", "Dbtr", "DbtrAcct", "DbtrAgt",
+                 "FinInstnId", "Id", "NtryDtls", "Othr", "Pty", "Refs", "RltdAgts", "RltdPties", "RmtInf", "Strd",
+                 "TxDtls", "UltmtCdtr", "UltmtDbtr")
+_MAY_BE_EMPTY_RE = re.compile(rf"(?<!\?P)<({'|'.join(_MAY_BE_EMPTY)})>")
+
+
+def _not_empty(pattern: str) -> str:
+    """``pattern`` with the start tags of :data:`_MAY_BE_EMPTY` refusing an element written ``<X></X>``.
+
+    Other elements refuse it already: a leaf's text is ``[^<]++``, the others have a required child.
+    """
+    return _MAY_BE_EMPTY_RE.sub(r"<\1>(?!</)", pattern)

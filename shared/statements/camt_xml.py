@@ -23,6 +23,17 @@ from shared.errors import ParseError
 from shared.money import exponent, to_minor
 
 RAW_LIMIT = 4096  # characters of source XML kept per line / statement header, for audit
+# The parser of camt files: no DTD, no entity, no network, no huge trees (see camt.py).
+PARSER_OPTIONS: dict[str, bool] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "dtd_validation": False,
+    "remove_comments": True,
+    "remove_pis": True,
+    "remove_blank_text": True,
+}
 
 _CCY_RE = re.compile(r"[A-Z]{3}")
 # xs:date / xs:dateTime: the date part as written, then nothing, a time or a time zone.

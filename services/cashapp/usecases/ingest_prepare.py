@@ -100,10 +100,6 @@ def line_keys(st: Statement) -> list[str]:
     return keys
 
 
-def _clip(value: str | None, n: int) -> str | None:
-    return value[:n] if value else value
-
-
 def _head_repr(st: Statement) -> bytes:
     def bal(b: object) -> object:
         return None if b is None else (b.type, b.amount_minor, b.currency, b.date)  # type: ignore[attr-defined]
@@ -118,39 +114,75 @@ def _head_repr(st: Statement) -> bytes:
 def prepare(st: Statement) -> PreparedStatement:
     """Keys, hash and rows of one statement; one JSON encoding of each line's extra detail.
 
-    The hash equals :meth:`Statement.content_hash` (a test holds them together).
-    Pending entries (camt.052/054 "PDNG") are dropped first: they are not booked yet and may never
-    be, so they are not receipts; stored, they would also hide the booked line that follows
-    under the same key.
+    The hash equals :meth:`Statement.content_hash` (a test holds them together): each line's part
+    is written as ``repr`` writes the tuple ``content_hash`` hashes (items joined by ", " in
+    parentheses, each item by its own ``repr``), with the ``repr`` of a plain ``date`` taken once
+    per day, and the parts go to SHA-256 in one piece (the same bytes in the same order).
+    The line keys are those of :func:`line_keys`. Pending entries (camt.052/054 "PDNG") are
+    dropped first: they are not booked yet and may never be, so they are not receipts; stored,
+    they would also hide the booked line that follows under the same key.
     """
-    st.lines = [ln for ln in st.lines if not ln.extra or ln.extra.get("status") != "PDNG"]
-    keys = line_keys(st)
-    h = hashlib.sha256(_head_repr(st))
-    update = h.update
+    st.lines = lines = [ln for ln in st.lines if not ln.extra or ln.extra.get("status") != "PDNG"]
+    account = st.account
     dumps = _EXTRA_JSON.encode
+    sha = hashlib.sha256
+    no_reference = _NO_REFERENCE
+    seen: dict[tuple[str, ...], int] = {}
+    dates: dict[date, tuple[str, str]] = {}  # plain date -> (repr, isoformat)
+    parts: list[str] = []
     rows: list[tuple] = []
     applicable: list[bool] = []
-    account = st.account
     total = 0
-    for ln, key in zip(st.lines, keys, strict=True):
-        extra = dumps(ln.extra) if ln.extra else ""
-        update(repr((
-            ln.booking_date, ln.value_date, ln.amount_minor, ln.currency, ln.bank_reference,
-            ln.end_to_end_reference, ln.customer_reference, ln.transaction_code,
-            ln.counterparty_name, ln.counterparty_account, ln.counterparty_bic, ln.remittance,
-            ln.creditor_reference, ln.creditor_reference_type, ln.is_reversal, extra,
-        )).encode())
-        amount = ln.amount_minor
+    for ln in lines:
+        booking, value, amount, currency = ln.booking_date, ln.value_date, ln.amount_minor, ln.currency
+        bank_ref, e2e, name, cp_account = ln.bank_reference, ln.end_to_end_reference, ln.counterparty_name, \
+            ln.counterparty_account
+        remittance, reversal, extra = ln.remittance, ln.is_reversal, ln.extra
+        # the line key (see _line_identity / line_keys)
+        if booking.__class__ is date:
+            known = dates.get(booking)
+            if known is None:
+                known = dates[booking] = (repr(booking), booking.isoformat())
+            booking_repr, booking_iso = known
+        else:
+            booking_repr, booking_iso = repr(booking), booking.isoformat()
+        ref = (bank_ref or "").strip()
+        if ref.upper() in no_reference:
+            ident: tuple[str, ...] = (account, currency, ref, booking_iso, str(amount), cp_account or "", name or "",
+                                      remittance or "", e2e or "")
+        else:
+            ident = (account, currency, ref, booking_iso, str(amount))
+        n = seen.get(ident, 0)
+        seen[ident] = n + 1
+        key = sha("\x1f".join((*ident, str(n))).encode()).hexdigest()
+        # the content hash part: repr() of Statement.content_hash's line tuple
+        if value is None:
+            value_repr = "None"
+        elif value.__class__ is date:
+            known = dates.get(value)
+            if known is None:
+                known = dates[value] = (repr(value), value.isoformat())
+            value_repr = known[0]
+        else:
+            value_repr = repr(value)
+        extra_json = dumps(extra) if extra else ""
+        tx_code, bic, cref, cref_type, cust_ref = ln.transaction_code, ln.counterparty_bic, ln.creditor_reference, \
+            ln.creditor_reference_type, ln.customer_reference
+        parts.append(f"({booking_repr}, {value_repr}, {amount!r}, {currency!r}, {bank_ref!r}, {e2e!r}, {cust_ref!r}, "
+                     f"{tx_code!r}, {name!r}, {cp_account!r}, {bic!r}, {remittance!r}, {cref!r}, {cref_type!r}, "
+                     f"{reversal!r}, {extra_json!r})")
         total += amount
         rows.append((
-            key, account, ln.currency, ln.booking_date, ln.value_date, amount,
-            _clip(ln.bank_reference, 200), _clip(ln.end_to_end_reference, 200),
-            _clip(ln.customer_reference, 200), _clip(ln.transaction_code, 64),
-            _clip(ln.counterparty_name, 300), _clip(ln.counterparty_account, 64),
-            _clip(ln.counterparty_bic, 16), ln.remittance, _clip(ln.creditor_reference, 64),
-            _clip(ln.creditor_reference_type, 16), ln.is_reversal, ln.raw, extra or "{}",
+            key, account, currency, booking, value, amount,
+            bank_ref[:200] if bank_ref else bank_ref, e2e[:200] if e2e else e2e,
+            cust_ref[:200] if cust_ref else cust_ref, tx_code[:64] if tx_code else tx_code,
+            name[:300] if name else name, cp_account[:64] if cp_account else cp_account,
+            bic[:16] if bic else bic, remittance, cref[:64] if cref else cref,
+            cref_type[:16] if cref_type else cref_type, reversal, ln.raw, extra_json or "{}",
         ))
-        applicable.append(amount > 0 and not ln.is_reversal)
+        applicable.append(amount > 0 and not reversal)
+    h = hashlib.sha256(_head_repr(st))
+    h.update(b"".join([part.encode() for part in parts]))
     chash = h.hexdigest()
     key = statement_key(st) if st.sequence or st.statement_id else f"content:{chash}"
     return PreparedStatement(
