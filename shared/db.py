@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Connection, Date, DateTime, Dialect, Engine, Table, create_engine, event
 from sqlmodel import Session
 
+from shared.sqlite_wal import CHECKPOINTER, WAL_CAP_PAGES
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -28,8 +30,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
+        wal_file = ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if "///" in url and not path.startswith("file:") and "?" not in url:
+                wal_file = str(Path(path).resolve())  # a plain database file
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -45,7 +50,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # 64 MB of page cache (the default is 2 MB): bulk imports update several indexes whose
             # random keys (line hashes) would otherwise evict and re-read pages all the time.
             cur.execute("PRAGMA cache_size=-65536")
+            if wal_file:  # checkpoints run in the background (see shared.sqlite_wal)
+                cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CAP_PAGES}")
             cur.close()
+
+        if wal_file:
+            @event.listens_for(engine, "commit")
+            def _sqlite_checkpoint_soon(_conn: Any) -> None:
+                CHECKPOINTER.request(wal_file)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:

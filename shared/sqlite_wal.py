@@ -1,0 +1,95 @@
+"""WAL checkpoints of SQLite files in a background thread, so that a committing writer never waits.
+
+In WAL mode a commit appends pages to the ``-wal`` file; a *checkpoint* later copies them into the
+database file. By default SQLite runs it inside ``COMMIT`` once the WAL passes 1,000 pages, so a
+large import or a match batch pays for copying (and syncing) its pages a second time before its
+commit returns. Here the writers' own automatic checkpoint only starts past :data:`WAL_CAP_PAGES`
+(a bound on the WAL's size if this thread cannot keep up), and after every commit this thread
+checkpoints the file from a connection of its own (``PASSIVE``: it never blocks readers or
+writers), on the machine's other core.
+
+Durability and what readers see do not change: a transaction is committed once its pages are in
+the WAL, checkpointed or not, and the last connection to close checkpoints what is left.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from urllib.parse import quote
+
+WAL_CAP_PAGES = 65536  # 256 MB of 4 KB pages: past this the committing connection checkpoints itself
+_IDLE_SECONDS = 2.0  # the thread ends after this long without a commit to follow up
+_SETTLE_SECONDS = 0.05  # the commit signal comes just before COMMIT: let it land first
+
+
+class Checkpointer:
+    """One daemon thread that checkpoints the files it is told about, until nothing is left to copy."""
+
+    def __init__(self) -> None:
+        self._due: set[str] = set()
+        self._cv = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._busy = False
+        self.done = 0  # checkpoints run, and the last result per file: (busy, log, copied) (for tests)
+        self.last: dict[str, tuple[int, int, int]] = {}
+
+    def request(self, path: str) -> None:
+        """A transaction on ``path`` is committing: checkpoint it soon."""
+        with self._cv:
+            self._due.add(path)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="cashrecon-wal-checkpoint", daemon=True)
+                self._thread.start()
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                if not self._due and not self._cv.wait_for(lambda: bool(self._due), _IDLE_SECONDS):
+                    self._thread = None
+                    return
+                paths, self._due = self._due, set()
+                self._busy = True
+            time.sleep(_SETTLE_SECONDS)
+            again = {path for path in sorted(paths) if not self._checkpoint(path)}
+            with self._cv:
+                self._due |= again  # more to copy (a writer went on meanwhile): once more
+                self._busy = False
+
+    def _checkpoint(self, path: str) -> bool:
+        """One passive checkpoint; True when the WAL is all copied (or the file is gone)."""
+        try:
+            # mode=rw: never create a file (one removed meanwhile stays removed)
+            conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=0,
+                                   isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return True
+        try:
+            busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.done += 1
+            self.last[path] = (busy, log, copied)
+            return bool(busy == 0 and log == copied)
+        except sqlite3.Error:  # locked by another checkpointer, closed underneath: a later commit asks again
+            return True
+        finally:
+            conn.close()
+
+    def idle(self, timeout: float = 10.0) -> bool:
+        """Wait until nothing is due and the thread is between files (tests, benchmarks)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._cv:
+                if not self._due and not self._busy:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def _after_fork(self) -> None:
+        self._due, self._thread, self._cv, self._busy = set(), None, threading.Condition(), False
+
+
+CHECKPOINTER = Checkpointer()
+os.register_at_fork(after_in_child=CHECKPOINTER._after_fork)

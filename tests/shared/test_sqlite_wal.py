@@ -1,0 +1,55 @@
+"""WAL checkpoints run in the background: a commit does not copy its pages twice before returning."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import text
+
+from shared.db import make_engine
+from shared.sqlite_wal import CHECKPOINTER, WAL_CAP_PAGES, Checkpointer
+
+
+def _wal_state(path: Path) -> tuple[int, int]:
+    conn = sqlite3.connect(path)
+    try:
+        _, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return log, copied
+    finally:
+        conn.close()
+
+
+def test_writers_leave_checkpoints_to_the_background_thread(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == WAL_CAP_PAGES
+    before = CHECKPOINTER.done
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x TEXT)"))
+        conn.exec_driver_sql("INSERT INTO t VALUES (?)", [("x" * 1000,) for _ in range(20_000)])
+    assert CHECKPOINTER.idle()
+    assert CHECKPOINTER.done > before
+    with engine.connect() as conn:  # everything committed is readable, checkpointed or not
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 20_000
+    _, log, copied = CHECKPOINTER.last[str(db.resolve())]
+    assert log == copied > 0  # the thread copied the whole WAL
+    assert _wal_state(db)[0] == _wal_state(db)[1]
+    engine.dispose()
+
+
+def test_no_file_is_created_for_a_database_that_is_gone(tmp_path: Path) -> None:
+    cp = Checkpointer()
+    gone = tmp_path / "gone.db"
+    cp.request(str(gone))
+    assert cp.idle()
+    assert not gone.exists()
+
+
+def test_memory_databases_have_no_checkpointer() -> None:
+    before = CHECKPOINTER.done
+    engine = make_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INT)"))
+    assert CHECKPOINTER.idle() and CHECKPOINTER.done == before
