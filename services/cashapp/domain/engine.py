@@ -13,8 +13,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator
 from datetime import date
 
 import polars as pl
@@ -59,19 +58,29 @@ def match(
     reversals are matched. ``as_of`` stands in for a missing booking date (early-payment windows).
     Returns the decisions in that same order; every one satisfies the allocation invariant.
     """
-    with _gc_paused():
-        return _match(receipts, open_items, customers, accounts, rules, as_of)
+    return list(match_iter(receipts, open_items, customers, accounts, rules, as_of))
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # The run allocates a few hundred thousand small objects (decisions, candidates, tuples) and
-    # makes no reference cycles worth collecting: the cyclic collector would only walk the heap over
-    # and over (a tenth of the run). Paused for the run, and the previous setting restored.
+def match_iter(
+    receipts: pl.DataFrame,
+    open_items: pl.DataFrame,
+    customers: pl.DataFrame,
+    accounts: pl.DataFrame,
+    rules: RuleSet,
+    as_of: date,
+) -> Generator[Decision, None, None]:
+    """``match``, one decision at a time as soon as it is made: same decisions, same order.
+
+    Nothing comes out before the vectorised first pass is done; then each decision is yielded when
+    the loop reaches its receipt, so a caller can write the first ones while later ones are made.
+    """
+    # The run allocates a few hundred thousand small objects and makes no cycles worth collecting:
+    # the cyclic collector would only walk the heap over and over (a tenth of the run). Paused until
+    # the generator is exhausted or closed (the caller's code between two decisions too), restored.
     was = gc.isenabled()
     gc.disable()
     try:
-        yield
+        yield from _match(receipts, open_items, customers, accounts, rules, as_of)
     finally:
         if was:
             gc.enable()
@@ -84,7 +93,7 @@ def _match(
     accounts: pl.DataFrame,
     rules: RuleSet,
     as_of: date,
-) -> list[Decision]:
+) -> Iterator[Decision]:
     receipts, open_items, customers, accounts = prepare_inputs(receipts, open_items, customers, accounts)
     receipts = receipts.sort("booking_date", "receipt_id", nulls_last=True)
     credits = receipts.filter((pl.col("amount_minor") > 0) & ~pl.col("is_reversal"))
@@ -106,7 +115,6 @@ def _match(
     todo = receipts.filter(~pl.col("receipt_id").is_in(list(decided))) if decided else receipts
     rows = todo.select(cols).iter_rows()
     steps = _plan(tuple(ctx.order))
-    out = []
     for rid in ids:
         d = decided.get(rid)
         if d is None:
@@ -116,8 +124,7 @@ def _match(
                 d = _ignored(r, rules, bool(reversal))
             else:
                 d = _decide(r, evidence.get(rid) or Evidence(), ctx, steps)
-        out.append(d)
-    return out
+        yield d
 
 
 def _first_pass(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import String, and_, cast, exists, literal, select, update
@@ -86,14 +87,21 @@ def enqueue_new_allocations(session: Session, rows: Sequence[Any]) -> int:
     the receipt's ``account`` and ``bank_reference``). Written straight through the driver; a key
     already present is left alone, as in every other enqueue.
     """
+    return enqueue_allocation_json(session, [(r.id, r.reverses_id, allocation_json(r)) for r in rows])
+
+
+def enqueue_allocation_json(session: Session, rows: Sequence[tuple[int, int | None, str]]) -> int:
+    """``enqueue_new_allocations`` for payloads built already: (allocation id, reverses id, json).
+
+    The matcher builds most of each payload before its transaction (``allocation_json_parts``).
+    """
     now = utcnow()
-    out = []
-    for r in rows:
-        kind = OutboxKind.APPLICATION if r.reverses_id is None else OutboxKind.REVERSAL
-        out.append((f"{ALLOCATION_KEY_PREFIX}{r.id}", str(kind), allocation_json(r), _PENDING, 0, now, now))
+    out = [(f"{ALLOCATION_KEY_PREFIX}{aid}", _APPLICATION if rev is None else _REVERSAL, body, _PENDING, 0, now, now)
+           for aid, rev, body in rows]
     return bulk_insert(session.connection(), _O, _OUTBOX_COLUMNS, out, on_conflict_ignore="posting_key")
 
 
+_APPLICATION, _REVERSAL = str(OutboxKind.APPLICATION), str(OutboxKind.REVERSAL)
 _PENDING = OutboxStatus.PENDING.value
 _OUTBOX_COLUMNS = ("posting_key", "kind", "payload_json", "status", "attempts", "next_attempt_at",
                    "created_at")
@@ -132,19 +140,36 @@ def allocation_json(row: Any) -> str:
 
     Same bytes: keys in sorted order, no spaces, non-ASCII kept; a test holds the two together.
     """
-    def s(v: str | None) -> str:
-        return "null" if v is None else _encode_str(v)
+    return allocation_json_with_ids(row.id, row.decision_id, allocation_json_parts(
+        row.amount_minor, row.currency, row.account, row.bank_reference, row.customer_id,
+        row.document_number, row.effective_date, row.item_id, row.receipt_id, row.reverses_id))
 
-    rev = row.reverses_id
-    return "".join((
-        '{"allocation_id":', str(row.id), ',"amount":', _encode_str(format_minor(row.amount_minor, row.currency)),
-        ',"bank_account":', s(row.account), ',"bank_reference":', s(row.bank_reference),
-        ',"currency":', s(row.currency), ',"customer_id":', s(row.customer_id),
-        ',"decision_id":', str(row.decision_id), ',"document_number":', s(row.document_number),
-        ',"effective_date":', _encode_str(row.effective_date.isoformat()), ',"item_id":', str(row.item_id),
-        ',"receipt_id":', str(row.receipt_id),
-        "" if rev is None else f',"reverses_posting_key":{_encode_str(f"{ALLOCATION_KEY_PREFIX}{rev}")}', "}",
-    ))
+
+def allocation_json_parts(amount_minor: int, currency: str, account: str | None, bank_reference: str | None,
+                          customer_id: str, document_number: str, effective_date: date, item_id: int,
+                          receipt_id: int, reverses_id: int | None = None) -> tuple[str, str]:
+    """``allocation_json`` but for its two ids, which the database gives only once it is written.
+
+    The JSON between the values of ``allocation_id`` and ``decision_id``, and what follows the
+    latter; ``allocation_json_with_ids`` puts the ids in. (The amount and the date are digits,
+    signs, dots and dashes only: nothing to escape.)
+    """
+    e = _encode_str
+    head = _HEAD % (format_minor(amount_minor, currency), "null" if account is None else e(account),
+                    "null" if bank_reference is None else e(bank_reference),
+                    "null" if currency is None else e(currency), "null" if customer_id is None else e(customer_id))
+    rev = "" if reverses_id is None else f',"reverses_posting_key":"{ALLOCATION_KEY_PREFIX}{reverses_id}"'
+    tail = _TAIL % ("null" if document_number is None else e(document_number), effective_date.isoformat(),
+                    item_id, receipt_id, rev)
+    return head, tail
+
+
+_HEAD = ',"amount":"%s","bank_account":%s,"bank_reference":%s,"currency":%s,"customer_id":%s,"decision_id":'
+_TAIL = ',"document_number":%s,"effective_date":"%s","item_id":%d,"receipt_id":%d%s}'
+
+
+def allocation_json_with_ids(allocation_id: int, decision_id: int, parts: tuple[str, str]) -> str:
+    return f'{{"allocation_id":{allocation_id}{parts[0]}{decision_id}{parts[1]}'
 
 
 def requeue_failed(session: Session, posting_key: str) -> bool:

@@ -1,6 +1,6 @@
 """``run_match`` writes what the engine decided, exactly, on SQLite and PostgreSQL.
 
-The writes go straight through the driver (see ``match._apply_batch``); these tests hold them to
+The writes go straight through the driver (see ``match_write``); these tests hold them to
 what the ORM reads back: conserved receipts, reduced open amounts, one outbox row per allocation
 whose payload is the one the generic enqueue would build, and an idempotent re-run.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from services.cashapp.models import Allocation, DecisionRow, ExceptionItem, OpenItem, Receipt
 from services.cashapp.models_outbox import Outbox
@@ -152,14 +152,257 @@ def test_export_has_one_row_per_document_and_one_per_exception(matched: Engine, 
     assert {g["status"] for g in got} == {"auto", "exception"}
 
 
+def test_export_is_byte_for_byte_what_csv_writer_writes(matched: Engine, tmp_path: Path) -> None:
+    """The export joins its lines itself: with commas, quotes, CR, LF and NULLs in every text
+    column, the file must still be the ``csv.writer`` text of the rows, quoting included."""
+    import csv
+    import io
+
+    from services.cashapp.models import StatementRow
+    from services.cashapp.usecases.export import APPLICATION_COLUMNS, export_applications
+    from shared.money import format_minor
+
+    d_id, d_rid = col(DecisionRow.id), col(DecisionRow.receipt_id)
+    awkward = ["a,b", 'say "hi"', "two\nlines", "cr\rhere", "", None, 'all, "of"\r\nthem']
+    with unit_of_work(matched) as s:
+        picked = s.execute(select(DecisionRow).where(col(DecisionRow.status) == "auto")
+                           .order_by(d_id).limit(len(awkward))).scalars().all()
+        for text, d in zip(awkward, picked, strict=True):
+            d.customer_id = d.rule_id = d.exception_reason = text
+            d.reason, d.residual_class = text or "", text or "none"
+            receipt = s.get(Receipt, d.receipt_id)
+            assert receipt is not None
+            receipt.bank_reference = text
+            for a in s.execute(select(Allocation).where(Allocation.decision_id == d.id)).scalars():
+                a.document_number = text or "X"
+        st = s.get(StatementRow, s.get(Receipt, picked[0].receipt_id).statement_id)  # type: ignore[union-attr]
+        assert st is not None
+        st.account = 'DE,"89"'
+    out = tmp_path / "apps.csv"
+    n = export_applications(matched, out)
+
+    with Session(matched) as s:
+        rows = s.execute(select(DecisionRow, Receipt, StatementRow)
+                         .join(Receipt, col(Receipt.id) == d_rid)
+                         .join(StatementRow, col(StatementRow.id) == col(Receipt.statement_id))
+                         .where(col(DecisionRow.is_current).is_(True))
+                         .where(col(DecisionRow.status).in_(("auto", "exception", "manual")))
+                         .order_by(d_rid, d_id)).all()
+        allocs = s.execute(select(Allocation).where(col(Allocation.reverses_id).is_(None))
+                           .order_by(col(Allocation.id))).scalars().all()
+    docs: dict[int, list[Allocation]] = defaultdict(list)
+    for a in allocs:
+        docs[a.decision_id].append(a)
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(APPLICATION_COLUMNS)
+    for d, r, st in rows:
+        ccy = r.currency
+        found: list[Allocation | None] = list(docs.get(d.id or 0, ()))
+        for a in found or [None]:
+            writer.writerow([r.bank_reference, st.account, r.booking_date.isoformat(),
+                             format_minor(d.amount_minor, ccy), ccy, d.status, d.customer_id,
+                             a.document_number if a else "", format_minor(a.amount_minor if a else 0, ccy),
+                             d.residual_class, d.rule_id, f"{d.score:.3f}", r.id,
+                             format_minor(d.fee_minor, ccy), format_minor(d.writeoff_minor, ccy),
+                             format_minor(d.unapplied_minor, ccy), d.exception_reason, d.reason])
+    assert out.read_bytes() == buf.getvalue().encode("utf-8")
+    assert n == sum(len(docs.get(d.id or 0) or [None]) for d, _, _ in rows)
+
+
 @pytest.mark.parametrize("reverses", [None, 41])
 @pytest.mark.parametrize("text", ["plain", 'quote " back\\slash', "Müller & Söhne ÆØÅ \u00a0\u2028", "", None])
 def test_allocation_json_is_the_canonical_payload(text: str | None, reverses: int | None) -> None:
-    from services.cashapp.usecases.match import _NewAllocation
-    from services.cashapp.usecases.post import allocation_json
+    from types import SimpleNamespace
 
-    row = _NewAllocation(id=7, decision_id=3, receipt_id=5, item_id=11, customer_id=text or "C1",
-                         document_number=text or "INV-1", currency="JPY" if reverses else "EUR",
-                         amount_minor=-123456 if reverses else 98765, effective_date=date(2026, 3, 2),
-                         account="DE89 3704", bank_reference=text, reverses_id=reverses)
+    from services.cashapp.usecases.post import allocation_json, allocation_json_parts, allocation_json_with_ids
+
+    row = SimpleNamespace(id=7, decision_id=3, receipt_id=5, item_id=11, customer_id=text or "C1",
+                          document_number=text or "INV-1", currency="JPY" if reverses else "EUR",
+                          amount_minor=-123456 if reverses else 98765, effective_date=date(2026, 3, 2),
+                          account="DE89 3704", bank_reference=text, reverses_id=reverses)
     assert allocation_json(row) == _canonical(allocation_payload(row))
+    parts = allocation_json_parts(row.amount_minor, row.currency, row.account, row.bank_reference, row.customer_id,
+                                  row.document_number, row.effective_date, row.item_id, row.receipt_id, reverses)
+    assert allocation_json_with_ids(row.id, row.decision_id, parts) == allocation_json(row)
+
+
+# ---------------------------------------------------------------- decisions made and written in step
+
+
+def _load_demo(engine: Engine) -> date:
+    with unit_of_work(engine) as s:
+        load_file(s, "customers", DATA / "customers.csv")
+        load_file(s, "open_items", DATA / "open_items.csv")
+    for f in sorted((DATA / "statements").iterdir()):
+        assert ingest_path(engine, f).status == "imported"
+    return date.fromisoformat(json.loads((DATA / "demo.json").read_text())["as_of"])
+
+
+def _contents(engine: Engine) -> dict[str, list[tuple]]:
+    """Every row a match run writes or changes, timestamps left out (they differ run to run)."""
+    from sqlalchemy import DateTime
+
+    from services.cashapp.models import CustomerAccount, MatchRun
+
+    out = {}
+    with Session(engine) as s:
+        for model in (DecisionRow, Allocation, ExceptionItem, Outbox, Receipt, OpenItem, CustomerAccount, MatchRun):
+            t = model.__table__  # type: ignore[union-attr]
+            cols = [c for c in t.columns if not isinstance(getattr(c.type, "impl", c.type), DateTime)]
+            out[t.name] = [tuple(r) for r in s.execute(select(*cols).order_by(t.c.id))]
+    return out
+
+
+def _engine_decisions(engine: Engine) -> int:
+    with Session(engine) as s:
+        return s.execute(select(func.count()).select_from(DecisionRow)
+                         .where(col(DecisionRow.run_id).is_not(None))).scalar_one()
+
+
+def _no_committer_left() -> bool:
+    import threading
+
+    return not any(t.name == "match-committer" for t in threading.enumerate())
+
+
+def test_match_iter_yields_the_decisions_of_match_and_restores_the_collector(db: Engine) -> None:
+    import gc
+
+    from services.cashapp.domain.engine import match, match_iter
+    from services.cashapp.usecases.match import load_inputs
+
+    as_of = _load_demo(db)
+    with Session(db) as s:
+        receipts, items, customers, accounts = load_inputs(s)
+    frames = (receipts, items, customers, accounts)
+    want = match(*frames, default_rules(), as_of)
+    assert gc.isenabled()
+    it = match_iter(*frames, default_rules(), as_of)
+    first = next(it)
+    assert not gc.isenabled()  # paused while the generator is alive
+    assert [first, *it] == want and len(want) > 20
+    assert gc.isenabled()
+    it = match_iter(*frames, default_rules(), as_of)
+    next(it)
+    it.close()  # left early: the collector runs again
+    assert gc.isenabled()
+
+
+def test_committing_behind_writes_exactly_what_committing_inline_writes(
+        sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import threading
+
+    from services.cashapp.usecases import match as m
+    from shared.db import make_engine
+
+    got = []
+    for name in ("behind", "inline"):
+        path = tmp_path / f"{name}.db"
+        shutil.copy(sqlite_template, path)
+        eng = make_engine(f"sqlite:///{path}")
+        as_of = _load_demo(eng)
+        if name == "inline":
+            monkeypatch.setattr(m, "_write_behind", m._write_inline)
+        committers: list[str] = []
+        real = eng.dialect.do_commit
+        monkeypatch.setattr(eng.dialect, "do_commit", lambda c, real=real, seen=committers: (
+            seen.append(threading.current_thread().name), real(c))[1])
+        summary = run_match(eng, default_rules(), as_of, batch_size=7)  # many small batches
+        assert summary.auto > 20
+        assert ("match-committer" in committers) == (name == "behind")
+        got.append(_contents(eng))
+        eng.dispose()
+    assert got[0] == got[1]
+    assert _no_committer_left()
+
+
+def test_a_batch_that_fails_rolls_back_alone_and_stops_the_run(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.cashapp.usecases import match as m
+
+    as_of = _load_demo(db)
+    with Session(db) as s:
+        unmatched = s.execute(select(func.count()).select_from(Receipt)
+                              .where(col(Receipt.status) == "unmatched")).scalar_one()
+    real, calls = m.write_batch, []
+
+    def write(session: Session, batch: object) -> None:
+        calls.append(batch)
+        real(session, batch)  # type: ignore[arg-type]
+        if len(calls) == 3:
+            raise RuntimeError("disk full")  # after the batch's writes: they must roll back
+
+    monkeypatch.setattr(m, "write_batch", write)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_match(db, default_rules(), as_of, batch_size=7)
+    assert len(calls) == 3 and _no_committer_left()
+    assert _engine_decisions(db) == 14  # the two batches before it, committed
+    with Session(db) as s:
+        assert s.execute(select(func.count()).select_from(Receipt)
+                         .where(col(Receipt.status) == "unmatched")).scalar_one() == unmatched - 14
+        assert (s.execute(select(func.count()).select_from(Allocation)).scalar_one()
+                == s.execute(select(func.count()).select_from(Outbox)).scalar_one())
+    monkeypatch.undo()
+    again = run_match(db, default_rules(), as_of, batch_size=7)  # picks up where it stopped
+    assert again.receipts == unmatched - 14 and _engine_decisions(db) == unmatched
+
+
+def test_a_commit_that_fails_stops_the_run_and_no_later_batch_is_committed(
+        db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import event
+
+    from services.cashapp.usecases import match as m
+
+    as_of = _load_demo(db)
+    real_write = m.write_batch
+    commits: list[int] = []
+
+    def write(session: Session, batch: object) -> None:
+        real_write(session, batch)  # type: ignore[arg-type]
+        n = len(commits)
+        commits.append(n)
+
+        @event.listens_for(session, "before_commit")
+        def _fail(_s: Session) -> None:
+            if n == 1:
+                raise RuntimeError("commit refused")
+
+    monkeypatch.setattr(m, "write_batch", write)
+    with pytest.raises(RuntimeError, match="commit refused"):
+        run_match(db, default_rules(), as_of, batch_size=7)
+    assert _no_committer_left()
+    assert _engine_decisions(db) == 7  # the first batch only
+
+
+def test_an_error_while_deciding_stops_the_committer(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from services.cashapp.usecases import match as m
+    from shared.errors import DomainError
+
+    as_of = _load_demo(db)
+    real = m.match_iter
+
+    def failing(*args: object) -> object:
+        for i, d in enumerate(real(*args)):  # type: ignore[arg-type]
+            if i == 20:
+                raise DomainError("engine broke", code="MATCH_INVARIANT")
+            yield d
+
+    monkeypatch.setattr(m, "match_iter", failing)
+    with pytest.raises(DomainError, match="engine broke"):
+        run_match(db, default_rules(), as_of, batch_size=7)
+    assert _no_committer_left() and gc.isenabled()
+    assert _engine_decisions(db) == 14  # the batches written before the error are committed
+
+
+def test_run_match_on_sqlite_in_memory_commits_inline() -> None:
+    from shared.db import make_engine, migrate
+
+    eng = make_engine("sqlite://")
+    migrate(eng)
+    as_of = _load_demo(eng)
+    summary = run_match(eng, default_rules(), as_of, batch_size=7)
+    assert summary.auto > 20 and _engine_decisions(eng) == summary.receipts
+    eng.dispose()
