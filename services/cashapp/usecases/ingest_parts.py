@@ -23,12 +23,14 @@ import queue
 import signal
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from services.cashapp.usecases.ingest_prepare import PreparedStatement, prepare
 from shared.statements.camt_split import Plan, parse_part, plan
+from shared.statements.model import Statement
 from shared.statements.registry import detect
 
 PART_BYTES = 1 << 20  # about 1,300 camt lines: parts small enough for the two to take turns
@@ -59,11 +61,14 @@ def pickled_batches(path: Path, cut: Plan, batch_lines: int) -> Iterator[tuple[b
     except _PartFailed:
         pass
     # Whole file, this process: its own refusal, or (not expected) the rest of the statements.
+    yield from _batches(islice(detect(path).parse(path), handed, None), batch_lines)
+
+
+def _batches(statements: Iterable[Statement], batch_lines: int) -> Iterator[tuple[bytes, int]]:
+    """The statements prepared and pickled in batches of about ``batch_lines`` lines."""
     batch: list[PreparedStatement] = []
     lines = 0
-    for i, st in enumerate(detect(path).parse(path)):
-        if i < handed:
-            continue
+    for st in statements:
         p = prepare(st)
         batch.append(p)
         lines += len(p.rows) + 1
@@ -129,17 +134,7 @@ class _Helper:
 
 
 def _part_batches(path: Path, cut: Plan, index: int, batch_lines: int) -> Iterator[tuple[bytes, int]]:
-    batch: list[PreparedStatement] = []
-    lines = 0
-    for st in parse_part(path, cut, index):
-        p = prepare(st)
-        batch.append(p)
-        lines += len(p.rows) + 1
-        if lines >= batch_lines:
-            yield pickle.dumps(batch, pickle.HIGHEST_PROTOCOL), len(batch)
-            batch, lines = [], 0
-    if batch:
-        yield pickle.dumps(batch, pickle.HIGHEST_PROTOCOL), len(batch)
+    return _batches(parse_part(path, cut, index), batch_lines)
 
 
 def _relay(reader: Any, helper: _Helper, index: int) -> Iterator[tuple[bytes, int]]:
