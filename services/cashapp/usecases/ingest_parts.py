@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from services.cashapp.usecases.ingest_prepare import PreparedStatement, prepare
+from shared.statements.camt_patterns import compiled
 from shared.statements.camt_split import Plan, parse_part, plan
 from shared.statements.model import Statement
 from shared.statements.registry import detect
@@ -86,6 +87,7 @@ class _PartFailed(Exception):
 def _two_way(path: Path, cut: Plan, batch_lines: int) -> Iterator[tuple[bytes, int]]:
     # A plain fork: this runs in the parse-ahead child, a daemon, which multiprocessing does not
     # let have children of its own.
+    compiled()  # the camt patterns take ~0.2 s to compile: once, before the fork, not in both
     reader, writer = multiprocessing.Pipe(duplex=False)
     pid = os.fork()
     if pid == 0:  # the helper
