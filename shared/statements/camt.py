@@ -89,16 +89,27 @@ class CamtParser:
         with Path(path).open("rb") as fh:
             _check_prolog(fh)
             fh.seek(0)
-            try:
-                yield from _read(path, fh)
-            except etree.XMLSyntaxError as exc:
-                raise _syntax_error(exc) from None
-            except ParseError:
-                raise
-            except (ValueError, ArithmeticError, LookupError, TypeError, AttributeError) as exc:
-                # Contract: bytes in -> statements or a ParseError. Reaching this is a parser bug;
-                # the generic code keeps it visible in tests (which accept only specific codes).
-                raise ParseError(f"unreadable camt file: {type(exc).__name__}") from exc
+            yield from refusals_mapped(_read(path, fh))
+
+
+def parse_document(fh: IO[bytes]) -> Iterator[Statement]:
+    """The statements of a camt document read from ``fh`` (e.g. a part of a file, see camt_split),
+    refused as :meth:`CamtParser.parse` refuses (the caller checks the prolog of the file)."""
+    yield from refusals_mapped(_stream(fh))
+
+
+def refusals_mapped(statements: Iterator[Statement]) -> Iterator[Statement]:
+    """``statements``, with every failure turned into the parser's :class:`ParseError`."""
+    try:
+        yield from statements
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(exc) from None
+    except ParseError:
+        raise
+    except (ValueError, ArithmeticError, LookupError, TypeError, AttributeError) as exc:
+        # Contract: bytes in -> statements or a ParseError. Reaching this is a parser bug;
+        # the generic code keeps it visible in tests (which accept only specific codes).
+        raise ParseError(f"unreadable camt file: {type(exc).__name__}") from exc
 
 
 def _decode_head(head: bytes) -> str:

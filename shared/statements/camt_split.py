@@ -30,9 +30,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from lxml import etree
-
-from shared.errors import ParseError
 from shared.statements.model import Statement
 
 # The message element (in the file's head) names its records.
@@ -189,11 +186,4 @@ def parse_part(path: Path, cut: Plan, index: int) -> Iterator[Statement]:
     with Path(path).open("rb") as fh:
         camt._check_prolog(fh)  # the part's head is the file's head
     with PartReader(path, cut, index) as part:
-        try:
-            yield from camt._stream(part)  # type: ignore[arg-type]
-        except etree.XMLSyntaxError as exc:
-            raise camt._syntax_error(exc) from None
-        except ParseError:
-            raise
-        except (ValueError, ArithmeticError, LookupError, TypeError, AttributeError) as exc:
-            raise ParseError(f"unreadable camt file: {type(exc).__name__}") from exc
+        yield from camt.parse_document(part)  # type: ignore[arg-type]
