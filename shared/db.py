@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Connection, Date, DateTime, Dialect, Engine, Table, create_engine, event
 from sqlmodel import Session
 
-from shared.sqlite_wal import CHECKPOINTER, WAL_CAP_PAGES
+from shared.sqlite_wal import WAL_CAP_PAGES, CheckpointingConnection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -30,12 +30,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        wal_file = ""
+        wal_file = False
+        connect_args: dict[str, Any] = {"timeout": 30}
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             if "///" in url and not path.startswith("file:") and "?" not in url:
-                wal_file = str(Path(path).resolve())  # a plain database file
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+                wal_file = True  # a plain database file: checkpoints run in the background after commits
+                connect_args["factory"] = CheckpointingConnection
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -53,11 +55,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if wal_file:  # checkpoints run in the background (see shared.sqlite_wal)
                 cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CAP_PAGES}")
             cur.close()
-
-        if wal_file:
-            @event.listens_for(engine, "commit")
-            def _sqlite_checkpoint_soon(_conn: Any) -> None:
-                CHECKPOINTER.request(wal_file)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
 from shared.db import make_engine, migrate
+from shared.sqlite_wal import CHECKPOINTER
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -47,6 +50,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     eng = make_engine(f"sqlite:///{path}")
     migrate(eng)
     eng.dispose()
+    # Tests copy this file: every page must be in it, none left in a WAL (see shared.sqlite_wal)
+    assert CHECKPOINTER.idle()
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert not path.with_name(path.name + "-wal").exists()
     return path
 
 

@@ -53,3 +53,39 @@ def test_memory_databases_have_no_checkpointer() -> None:
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (x INT)"))
     assert CHECKPOINTER.idle() and CHECKPOINTER.done == before
+
+
+def test_the_request_follows_the_commit_so_every_committed_page_is_copied(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x TEXT)"))
+    for _ in range(5):  # small commits one after another: none is left in the WAL
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (?)", [("y" * 500,) for _ in range(2_000)])
+        assert CHECKPOINTER.idle()
+        _, log, copied = CHECKPOINTER.last[str(db.resolve())]
+        assert log == copied > 0
+    engine.dispose()
+
+
+def test_a_locked_file_is_tried_again_until_the_lock_goes(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    setup = sqlite3.connect(db, isolation_level=None)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE t (x INT)")
+    setup.execute("INSERT INTO t VALUES (1)")
+    setup.close()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (2)")
+    holder.execute("COMMIT")  # exclusive mode keeps the lock after the commit
+    cp = Checkpointer()
+    cp.request(str(db))
+    import time
+    time.sleep(0.3)  # a few refused tries
+    assert cp.done == 0 and not cp.idle(timeout=0.05)
+    holder.close()  # the lock goes (and the closing connection checkpoints itself)
+    assert cp.idle()
+    assert cp.done == 1
