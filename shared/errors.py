@@ -7,6 +7,7 @@ prints ``code: message``.
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 
@@ -72,3 +73,12 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     code = "CONFLICT"
     status = 409
+
+
+def portable(exc: BaseException, fallback: type[Exception]) -> BaseException:
+    """``exc`` if it survives pickling (to cross to another process), else a ``fallback`` naming it."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return fallback(f"{type(exc).__name__}: {exc}")
+    return exc

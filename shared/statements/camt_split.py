@@ -78,7 +78,7 @@ def _plan(data: mmap.mmap, part_bytes: int) -> Plan | None:
     declared = _ENCODING_RE.search(head[:body])
     if declared and not _ASCII_SUPERSETS.match(declared[1].decode("ascii", "replace").strip()):
         return None
-    if data.find(b"<!", body) >= 0 or data.find(b"<?", body) >= 0:
+    if _declares(data, body, b"!") or _declares(data, body, b"?"):
         return None
     messages = {m[1] for m in _MESSAGE_RE.finditer(head)}
     if len(messages) != 1:
@@ -100,6 +100,23 @@ def _plan(data: mmap.mmap, part_bytes: int) -> Plan | None:
     if len(parts) < 2:
         return None
     return Plan(head_end=records[0][0], tail_start=records[-1][1], parts=tuple(parts))
+
+
+def _declares(data: mmap.mmap, body: int, mark: bytes) -> bool:
+    """Is there a ``<`` + ``mark`` (``<!``, ``<?``) from ``body`` on?
+
+    ``<`` is in every tag, ``!`` and ``?`` rarely in a camt file: looking for the rare byte and
+    then at the one before it is many times faster than looking for the pair (after a few hundred
+    hits, in text full of them, the pair is looked for instead).
+    """
+    pos = data.find(mark, body + 1)
+    for _ in range(256):
+        if pos < 0:
+            return False
+        if data[pos - 1] == 0x3C:  # "<"
+            return True
+        pos = data.find(mark, pos + 1)
+    return pos >= 0 and data.find(b"<" + mark, pos - 1) >= 0
 
 
 def _group(records: list[tuple[int, int]], part_bytes: int) -> list[tuple[int, int]]:

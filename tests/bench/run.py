@@ -48,6 +48,18 @@ def _statement_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".sta", ".xml", ".ofx"))
 
 
+def _warm_up() -> float:
+    """Seconds of the one-time process warm-up (parser imports, camt patterns), kept out of the rates.
+
+    A long-running importer (watch folder, worker) pays it once; the figures report it apart.
+    """
+    from services.cashapp.usecases.ingest_ahead import warm
+
+    t0 = time.perf_counter()
+    warm()
+    return time.perf_counter() - t0
+
+
 def phase_parse(fmt: str, receipts: str) -> dict[str, Any]:
     """Parse-only speed of one format (no database)."""
     from shared.statements.registry import detect
@@ -80,6 +92,7 @@ def phase_import(fmt: str, receipts: str) -> dict[str, Any]:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{db}")
     migrate(engine)
+    warmup = _warm_up()
     t0 = time.perf_counter()
     lines = 0
     for res in ingest_paths(engine, _statement_files(folder)):
@@ -87,7 +100,7 @@ def phase_import(fmt: str, receipts: str) -> dict[str, Any]:
         lines += res.lines
     dt = time.perf_counter() - t0
     return {"format": fmt, "lines": lines, "seconds": dt, "lines_per_s": lines / dt,
-            "peak_mb": _peak_mb()}
+            "warmup_s": warmup, "peak_mb": _peak_mb()}
 
 
 def phase_pipeline() -> dict[str, Any]:
@@ -112,13 +125,16 @@ def phase_pipeline() -> dict[str, Any]:
     with unit_of_work(engine) as s:
         load_file(s, "customers", folder / "customers.csv")
         load_file(s, "open_items", folder / "open_items.csv")
-    t0 = time.perf_counter()
-    lines = sum(r.lines for r in ingest_paths(engine, _statement_files(folder)))
-    t1 = time.perf_counter()
+    warmup = _warm_up()
+    # The generator's ground truth is the evaluation's, read before the clock starts (it once
+    # counted as a second of "match").
     truth = load_truth(folder / "truth.jsonl")
     as_of = max(truth["booking_date"].to_list()) if "booking_date" in truth.columns else date.today()
     if isinstance(as_of, str):
         as_of = date.fromisoformat(as_of)
+    t0 = time.perf_counter()
+    lines = sum(r.lines for r in ingest_paths(engine, _statement_files(folder)))
+    t1 = time.perf_counter()
     summary = run_match(engine, default_rules(), as_of)
     t2 = time.perf_counter()
     rows = export_applications(engine, ROOT / "applications.csv")
@@ -127,7 +143,7 @@ def phase_pipeline() -> dict[str, Any]:
         decisions, suggestions = decision_frames(s)
     metrics = evaluate(decisions, truth, suggestions)
     return {"lines": lines, "receipts_decided": summary.receipts, "export_rows": rows,
-            "master_data_s": t0 - t_load, "ingest_s": t1 - t0, "match_s": t2 - t1,
+            "master_data_s": t0 - t_load - warmup, "warmup_s": warmup, "ingest_s": t1 - t0, "match_s": t2 - t1,
             "export_s": t3 - t2, "total_s": t3 - t0, "receipts_per_s": lines / (t3 - t0),
             "peak_mb": _peak_mb(), "table": format_metrics(metrics),
             "auto_rate": metrics.overall.auto_rate, "precision": metrics.overall.precision,
@@ -198,7 +214,8 @@ def main() -> None:
             print(f"  {fmt}: {r['error']}")
             continue
         print(f"  {fmt:<8}{r['lines']:>9} lines {r['seconds']:>7.1f} s {r['lines_per_s']:>9,.0f} lines/s"
-              f"  peak {r['peak_mb']:.0f} MB")
+              f"  peak {r['peak_mb']:.0f} MB  (+ {r['warmup_s']:.2f} s warm-up once per process:"
+              f" {r['lines'] / (r['seconds'] + r['warmup_s']):,.0f} lines/s with it)")
     print("\ningest -> match -> export, 50,000 receipts against 150,000 open items (SQLite)")
     r = _child("pipeline")
     if "error" in r:
@@ -206,7 +223,7 @@ def main() -> None:
     else:
         print(f"  ingest {r['ingest_s']:.1f} s, match {r['match_s']:.1f} s, export {r['export_s']:.1f} s"
               f" = {r['total_s']:.1f} s -> {r['receipts_per_s']:,.0f} receipts/s, peak {r['peak_mb']:.0f} MB"
-              f" (master-data load {r['master_data_s']:.1f} s before)")
+              f" (master-data load {r['master_data_s']:.1f} s and {r['warmup_s']:.2f} s process warm-up before)")
         print("\nmatching quality against the generator's ground truth")
         print("  " + r["table"].replace("\n", "\n  "))
     print("\nreconciliation: confirmation run over 20,000 customers / 300,000 open items (SQLite)")

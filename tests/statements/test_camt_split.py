@@ -113,6 +113,10 @@ def test_any_cut_gives_the_same_statements(tmp_path_factory: pytest.TempPathFact
     ("comment", _doc([_stmt(1), "<!-- note -->" + _stmt(2)])),
     ("cdata", _doc([_stmt(1), _stmt(2).replace("INV 2 0", "<![CDATA[<Stmt>]]>")])),
     ("processing instruction", _doc([_stmt(1), "<?pi x?>" + _stmt(2)])),
+    ("comment after many marks in text", _doc([_stmt(1).replace("INV 1 0", "Why? Now! " * 400),
+                                               "<!-- note -->" + _stmt(2)])),
+    ("instruction after many marks in text", _doc([_stmt(1).replace("INV 1 0", "?" * 300),
+                                                   "<?pi x?>" + _stmt(2)])),
     ("text between records", _doc([_stmt(1), "x" + _stmt(2)])),
     ("element between records", _doc([_stmt(1), "<Other/>" + _stmt(2)])),
     ("empty record", _doc([_stmt(1), "<Stmt/>", _stmt(2)])),
@@ -124,6 +128,12 @@ def test_no_plan_where_markup_is_in_doubt(tmp_path: Path, reason: str, text: str
     data = text.encode("utf-16") if reason == "utf-16" else text.encode()
     path = _write(tmp_path, data)
     assert plan(path, 1) is None, reason
+
+
+def test_marks_in_text_do_not_stop_a_plan(tmp_path: Path) -> None:
+    text = _doc([_stmt(1).replace("INV 1 0", "Why? Now! " * 400), _stmt(2)])
+    assert "Why? Now!" in text
+    assert plan(_write(tmp_path, text.encode()), 1) is not None
 
 
 def test_plan_of_an_empty_file_is_none(tmp_path: Path) -> None:

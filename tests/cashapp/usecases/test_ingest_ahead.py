@@ -286,3 +286,22 @@ def test_a_file_changed_after_hashing_is_read_again(db: Engine, tmp_path: Path) 
         accounts = sorted(r.account for r in s.execute(select(Receipt)).scalars())
     assert accounts == ["NL00", "NL03", "NL09"]
     assert multiprocessing.active_children() == []
+
+
+def test_the_parent_warms_up_once_before_forking(db: Engine, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.statements import camt_patterns
+    from shared.statements.registry import parsers
+
+    ingest_ahead.warm.cache_clear()
+    parsers.cache_clear()
+    camt_patterns.compiled.cache_clear()
+    files = sorted(DEMO.iterdir())
+    results = [r.status for r in ingest_paths(db, files, parse_ahead_bytes=1)]
+    assert results and set(results) == {"imported"}
+    # done here, in the parent, so that every later child inherits it instead of redoing it
+    assert ingest_ahead.warm.cache_info().currsize == 1
+    assert parsers.cache_info().currsize == 1 and camt_patterns.compiled.cache_info().currsize == 1
+    calls = ingest_ahead.warm.cache_info().misses
+    list(ingest_paths(db, files, parse_ahead_bytes=1))  # a second batch: nothing new
+    assert ingest_ahead.warm.cache_info().misses == calls
