@@ -82,7 +82,7 @@ class Checkpointer:
             busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.OperationalError as exc:  # "database is locked": a moment later
             tries = self._tries.get(path, 0) + 1
-            if tries >= _BUSY_TRIES or "locked" not in str(exc) and "busy" not in str(exc):
+            if tries >= _BUSY_TRIES or ("locked" not in str(exc) and "busy" not in str(exc)):
                 self._tries.pop(path, None)
                 return True
             self._tries[path] = tries
