@@ -7,7 +7,7 @@ before with different content is a conflict that refuses the whole file. Lines a
 never stored twice.
 
 Several files (:func:`ingest_paths`, :class:`IngestBatch`) are imported in turn with the same
-results, while one child process parses the next files ahead (see :mod:`ingest_ahead`). The
+results, while child processes parse the next files ahead (see :mod:`ingest_ahead`). The
 writing of one file's statements is :mod:`ingest_write`.
 """
 
@@ -27,6 +27,7 @@ from services.cashapp.models import FileRejection, ImportFile
 from services.cashapp.usecases.ingest_ahead import (
     Fingerprint,
     ParseAhead,
+    ParseAheadPair,
     file_sha256,
     file_stamp,
     fingerprint,
@@ -161,13 +162,14 @@ def _ingest_inline(engine: Engine, path: Path, policy: BalancePolicy) -> IngestR
 
 
 class IngestBatch:
-    """Several files imported in turn, each as :func:`ingest_path` would, with one parse-ahead child.
+    """Several files imported in turn, each as :func:`ingest_path` would, with parse-ahead children.
 
     Call :meth:`ingest` with ascending positions (a position passed over is dropped). On first use
     every file left is hashed; those worth parsing (readable, sha256 not imported before, the
     first of identical ones) go to one child, in order, when their total size reaches
-    ``parse_ahead_bytes`` on a machine that can fork onto a second core. A file whose stat stamp
-    changed since it was hashed, and any file not given to the child, takes the inline path of
+    ``parse_ahead_bytes`` on a machine that can fork onto a second core (to two children, each
+    with about half the bytes, from twice that size on). A file whose stat stamp
+    changed since it was hashed, and any file not given to a child, takes the inline path of
     :func:`ingest_path` at its turn (hashed again, so the duplicate check sees earlier files).
     """
 
@@ -177,7 +179,7 @@ class IngestBatch:
         self.paths = [Path(p) for p in paths]
         self.min_bytes = Settings().parse_ahead_bytes if parse_ahead_bytes is None else parse_ahead_bytes
         self._jobs: dict[int, Fingerprint] = {}
-        self._ahead: ParseAhead | None = None
+        self._ahead: ParseAhead | ParseAheadPair | None = None
         self._next = 0
         self._begun = False
 
@@ -204,10 +206,15 @@ class IngestBatch:
             if f is not None and f.sha256 not in taken:
                 taken.add(f.sha256)
                 self._jobs[i] = f
-        if self._jobs and worth_parse_ahead(sum(f.stamp[0] for f in self._jobs.values()), self.min_bytes):
-            self._ahead = ParseAhead(sorted((i, self.paths[i]) for i in self._jobs))
-        else:
+        total = sum(f.stamp[0] for f in self._jobs.values())
+        if not self._jobs or not worth_parse_ahead(total, self.min_bytes):
             self._jobs.clear()
+            return
+        jobs = sorted((i, self.paths[i]) for i in self._jobs)
+        if len(jobs) > 1 and worth_parse_ahead(total, 2 * self.min_bytes):  # two children, two halves
+            self._ahead = ParseAheadPair(jobs, [self._jobs[i].stamp[0] for i, _ in jobs])
+        else:
+            self._ahead = ParseAhead(jobs)
 
     def ingest(self, pos: int) -> IngestResult:
         """Import file ``pos`` (its own transaction); files passed over since the last call are dropped."""
@@ -236,7 +243,7 @@ def ingest_paths(engine: Engine, paths: Iterable[Path | str], policy: BalancePol
                  parse_ahead_bytes: int | None = None) -> Generator[IngestResult, None, None]:
     """Import files in turn, each in its own transaction: the results of :func:`ingest_path` on each.
 
-    One child parses the files ahead of the writer (see :class:`IngestBatch`); closing the
+    Children parse the files ahead of the writer (see :class:`IngestBatch`); closing the
     iterator early stops it. ``parse_ahead_bytes``: ``None`` takes ``CASHRECON_PARSE_AHEAD_BYTES``.
     """
     with IngestBatch(engine, paths, policy, parse_ahead_bytes) as batch:

@@ -15,6 +15,10 @@ file); a file the child had not finished because it died further on is parsed ag
 child, and the rest of the list by the next one. When the parent stops (its own refusal of a file, or early), it tells
 the child to drop that file, or terminates it.
 
+A list of files with at least twice the threshold's bytes goes to two such children
+(:class:`ParseAheadPair`), each with about half the bytes, its own files in order: while the
+parent writes a file of one, the other is parsing the next.
+
 Small files, one-core machines and platforms without ``fork`` use the plain in-process path.
 """
 
@@ -247,6 +251,47 @@ class ParseAhead:
             if at == pos and kind != _BATCH:
                 break
         self._ended = pos
+
+
+class ParseAheadPair:
+    """Two :class:`ParseAhead` children for a list of files: each parses about half the bytes.
+
+    Files are dealt out in order, each to the child with fewer bytes so far, so each child still
+    takes its own files in order and the parent, taking every file in list order, reads each from
+    the child that has it. While the parent writes one child's file, the other parses the next.
+    """
+
+    def __init__(self, jobs: Sequence[tuple[int, Path]], sizes: Sequence[int]) -> None:
+        split: tuple[list[tuple[int, Path]], list[tuple[int, Path]]] = ([], [])
+        load = [0, 0]
+        for job, size in zip(jobs, sizes, strict=True):
+            side = 0 if load[0] <= load[1] else 1
+            split[side].append(job)
+            load[side] += size
+        self._owner = {pos: side for side in (0, 1) for pos, _ in split[side]}
+        self._children: list[ParseAhead] = []
+        try:
+            for part in split:
+                self._children.append(ParseAhead(part))
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> ParseAheadPair:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def statements(self, pos: int) -> Iterator[PreparedStatement]:
+        return self._children[self._owner[pos]].statements(pos)
+
+    def finish(self, pos: int) -> None:
+        self._children[self._owner[pos]].finish(pos)
+
+    def close(self) -> None:
+        for child in self._children:
+            child.close()
 
 
 def _message(kind: int, pos: int, payload: object = None) -> bytes:

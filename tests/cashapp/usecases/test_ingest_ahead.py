@@ -166,6 +166,7 @@ def test_paths_import_exactly_what_one_by_one_does(db: Engine, tmp_path: Path,
             super().__init__(todo)
 
     monkeypatch.setattr(ingest, "ParseAhead", Counted)
+    monkeypatch.setattr(ingest_ahead, "ParseAhead", Counted)
     files = _mixed(tmp_path)
     want, _ = _one_by_one_then_together(db, files)
     assert [(r["status"], r["reason"]) for r in want] == [
@@ -173,7 +174,18 @@ def test_paths_import_exactly_what_one_by_one_does(db: Engine, tmp_path: Path,
         ("imported", None), ("duplicate", "DUPLICATE_FILE"), ("duplicate", "DUPLICATE_STATEMENTS"),
         ("quarantined", "INGEST_STATEMENT_CONFLICT"), ("quarantined", "INGEST_STATEMENT_CONFLICT"),
         ("quarantined", "INGEST_EMPTY_FILE"), ("quarantined", "INGEST_UNREADABLE"), ("imported", None)]
-    # One child for the whole list; the copy, the twin and the missing file are not sent to it.
+    # Two children share the list, each its files in order (about half the bytes each); the copy,
+    # the twin and the missing file go to neither.
+    assert len(jobs) == 2 and all(j == sorted(j) and j for j in jobs)
+    assert sorted(jobs[0] + jobs[1]) == [0, 1, 2, 3, 5, 6, 8, 10]
+    sizes = [sum(files[i].stat().st_size for i in j) for j in jobs]
+    biggest = max(files[i].stat().st_size for i in jobs[0] + jobs[1])
+    assert abs(sizes[0] - sizes[1]) <= biggest
+    # Below twice the threshold: one child for the whole list.
+    jobs.clear()
+    _reset(db)
+    total = sum(files[i].stat().st_size for i in (0, 1, 2, 3, 5, 6, 8, 10))
+    assert [r.to_json() for r in ingest_paths(db, files, parse_ahead_bytes=total)] == want
     assert jobs == [[0, 1, 2, 3, 5, 6, 8, 10]]
 
 
