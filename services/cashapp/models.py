@@ -138,7 +138,8 @@ class CustomerAccount(SQLModel, table=True):
     __tablename__ = "customer_account"
     __table_args__ = (UniqueConstraint("customer_id", "kind", "value_norm", name="uq_customer_alias"),)
     id: int | None = Field(default=None, primary_key=True)
-    customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)
+    # looked up by customer through uq_customer_alias (customer_id first): no index of its own
+    customer_id: str = Field(foreign_key="customer.customer_id", max_length=64)
     kind: str = Field(max_length=8)  # iban | name
     value: str = Field(max_length=300)
     value_norm: str = Field(max_length=300, index=True)
@@ -154,7 +155,7 @@ class OpenItem(SQLModel, table=True):
         UniqueConstraint("customer_id", "document_number", "document_type", name="uq_open_item_doc"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    customer_id: str = Field(max_length=64, index=True)
+    customer_id: str = Field(max_length=64)  # indexed first in uq_open_item_doc
     document_number: str = Field(max_length=100, index=True)
     document_type: str = Field(max_length=16)  # invoice | credit_note
     document_date: date
