@@ -13,7 +13,9 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +184,22 @@ PHASES = {"parse": phase_parse, "import": phase_import, "pipeline": phase_pipeli
           "recon": phase_recon, "api": phase_api}
 
 
+# Speed figures are the median of a few runs: this machine's speed drifts by a fifth over minutes.
+REPEAT = int(os.environ.get("CASHRECON_BENCH_REPEAT", "3"))
+
+
+def _median_run(n: int, run: Callable[[], dict[str, Any]], key: str) -> tuple[dict[str, Any], list[float]]:
+    """The run with the median ``key`` of ``n`` runs (the first error, if any), and every run's ``key``."""
+    runs = []
+    for _ in range(max(1, n)):
+        r = run()
+        if "error" in r:
+            return r, []
+        runs.append(r)
+    runs.sort(key=lambda r: r[key])
+    return runs[len(runs) // 2], [r[key] for r in runs]
+
+
 def _child(name: str, *args: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     out = subprocess.run([sys.executable, "-m", "tests.bench.run", "--phase", name, *args],
@@ -207,22 +225,25 @@ def main() -> None:
                 continue
             print(f"  {fmt:<8}{r['lines']:>9}{r['mb']:>8.1f}{r['lines_per_s']:>11,.0f}"
                   f"{r['mb_per_s']:>8.1f}{r['peak_mb']:>9.0f}")
-    print("\nparse + import into SQLite (one transaction per file)")
+    print(f"\nparse + import into SQLite (one transaction per file; median of {REPEAT} runs, range)")
     for fmt in FORMATS:
-        r = _child("import", fmt, "40000")
+        r, rates = _median_run(REPEAT, partial(_child, "import", fmt, "40000"), "lines_per_s")
         if "error" in r:
             print(f"  {fmt}: {r['error']}")
             continue
         print(f"  {fmt:<8}{r['lines']:>9} lines {r['seconds']:>7.1f} s {r['lines_per_s']:>9,.0f} lines/s"
-              f"  peak {r['peak_mb']:.0f} MB  (+ {r['warmup_s']:.2f} s warm-up once per process:"
+              f" ({min(rates):,.0f}-{max(rates):,.0f})  peak {r['peak_mb']:.0f} MB"
+              f"  (+ {r['warmup_s']:.2f} s warm-up once per process:"
               f" {r['lines'] / (r['seconds'] + r['warmup_s']):,.0f} lines/s with it)")
-    print("\ningest -> match -> export, 50,000 receipts against 150,000 open items (SQLite)")
-    r = _child("pipeline")
+    print("\ningest -> match -> export, 50,000 receipts against 150,000 open items"
+          f" (SQLite; median of {REPEAT} runs, range)")
+    r, rates = _median_run(REPEAT, lambda: _child("pipeline"), "receipts_per_s")
     if "error" in r:
         print(r["error"])
     else:
         print(f"  ingest {r['ingest_s']:.1f} s, match {r['match_s']:.1f} s, export {r['export_s']:.1f} s"
-              f" = {r['total_s']:.1f} s -> {r['receipts_per_s']:,.0f} receipts/s, peak {r['peak_mb']:.0f} MB"
+              f" = {r['total_s']:.1f} s -> {r['receipts_per_s']:,.0f} receipts/s"
+              f" ({min(rates):,.0f}-{max(rates):,.0f}), peak {r['peak_mb']:.0f} MB"
               f" (master-data load {r['master_data_s']:.1f} s and {r['warmup_s']:.2f} s process warm-up before)")
         print("\nmatching quality against the generator's ground truth")
         print("  " + r["table"].replace("\n", "\n  "))
