@@ -1,9 +1,9 @@
 """Write one batch of the engine's decisions through the driver: the matcher's hot path.
 
 A batch is first turned into rows (``prepare_batch``: everything but the ids the database gives),
-then written in the caller's transaction (``write_batch``): open amounts reduced with a
-compare-and-set, decisions, allocations with their outbox rows, exceptions, receipt states, and
-the payer aliases a confirmed application teaches.
+then written in the caller's transaction (``write_batch``): open amounts reduced and receipts
+moved on from ``unmatched`` (both with a compare-and-set), decisions, allocations with their
+outbox rows, exceptions, and the payer aliases a confirmed application teaches.
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ def write_batch(session: Session, b: Batch) -> None:
     """Write a prepared batch through the driver, in the caller's transaction (never commits)."""
     conn = session.connection()
     _reduce_open_amounts(conn, b.open_items)
+    _leave_unmatched(conn, b.statuses)
     ids = _insert_decisions(conn, b.decisions)
     now = b.now
     if b.allocations:
@@ -120,8 +121,6 @@ def write_batch(session: Session, b: Batch) -> None:
                                           for aid, r, parts in zip(aids, rows, b.payloads, strict=True)])
     bulk_insert(conn, ExceptionItem.__table__, _EXCEPTION_COLUMNS,  # type: ignore[attr-defined]
                 [(rid, ids[i], why, "open", 1, now, now) for i, rid, why in b.exceptions])
-    conn.exec_driver_sql(driver_sql(
-        conn, "UPDATE receipt SET status = ?, version = version + 1 WHERE id = ? AND status = ?"), b.statuses)
     _learn(conn, b.aliases)
 
 
@@ -190,6 +189,20 @@ def _reduce_open_amounts(conn: Any, params: list[tuple[int, int, int]]) -> None:
     if result.rowcount is not None and result.rowcount >= 0 and result.rowcount != len(params):
         raise Conflict("open items changed while matching; run match again",
                        code="CASHAPP_STALE_VERSION")
+
+
+def _leave_unmatched(conn: Any, statuses: list[tuple[str, int, str]]) -> None:
+    """Each receipt of the batch from ``unmatched`` to its new status, or the batch stops.
+
+    A receipt no longer unmatched was decided meanwhile by someone else (a second match run, a
+    clerk): deciding it again would apply its cash twice (``CASHAPP_STALE_VERSION``).
+    """
+    if not statuses:
+        return
+    result = conn.exec_driver_sql(driver_sql(
+        conn, "UPDATE receipt SET status = ?, version = version + 1 WHERE id = ? AND status = ?"), statuses)
+    if result.rowcount is not None and result.rowcount >= 0 and result.rowcount != len(statuses):
+        raise Conflict("receipts changed while matching; run match again", code="CASHAPP_STALE_VERSION")
 
 
 def _insert_decisions(conn: Any, rows: list[tuple]) -> list[int]:

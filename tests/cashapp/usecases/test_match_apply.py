@@ -406,3 +406,37 @@ def test_run_match_on_sqlite_in_memory_commits_inline() -> None:
     summary = run_match(eng, default_rules(), as_of, batch_size=7)
     assert summary.auto > 20 and _engine_decisions(eng) == summary.receipts
     eng.dispose()
+
+
+def test_a_receipt_decided_meanwhile_stops_its_batch(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone else (a second run, a clerk) moves a receipt on from unmatched during the run:
+    the batch holding it rolls back instead of applying its cash a second time."""
+    from sqlalchemy import update
+
+    from services.cashapp.usecases import match as m
+    from shared.errors import Conflict
+
+    as_of = _load_demo(db)
+    with Session(db) as s:
+        unmatched = s.execute(select(func.count()).select_from(Receipt)
+                              .where(col(Receipt.status) == "unmatched")).scalar_one()
+    real, calls = m.write_batch, []
+
+    def write(session: Session, batch: m.Batch) -> None:
+        calls.append(batch)
+        if len(calls) == 2:  # the second batch's first receipt is taken by another writer first
+            rid = batch.statuses[0][1]
+            session.execute(update(Receipt).where(col(Receipt.id) == rid).values(status="applied"))
+        real(session, batch)
+
+    monkeypatch.setattr(m, "write_batch", write)
+    with pytest.raises(Conflict) as err:
+        run_match(db, default_rules(), as_of, batch_size=7)
+    assert err.value.code == "CASHAPP_STALE_VERSION"
+    first_allocations = len(calls[0].allocations)
+    assert first_allocations > 0
+    assert _engine_decisions(db) == 7 and _no_committer_left()  # the first batch only
+    with Session(db) as s:  # the second batch wrote nothing (its own status change went with it)
+        assert s.execute(select(func.count()).select_from(Receipt)
+                         .where(col(Receipt.status) == "unmatched")).scalar_one() == unmatched - 7
+        assert s.execute(select(func.count()).select_from(Allocation)).scalar_one() == first_allocations
