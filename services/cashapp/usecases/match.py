@@ -5,9 +5,9 @@ again changes nothing. The engine hands out its decisions as it makes them; each
 ``batch_size`` is written in one transaction as soon as it is decided (:mod:`match_write`), and
 committed behind, on a thread of its own, while the engine goes on (``_write_behind``). A batch
 that fails rolls back alone and stops the run: the batches before it stay committed, the next run
-decides the rest. The open amount of every document is reduced with a compare-and-set, so a
-concurrent change to an open item stops the batch (``CASHAPP_STALE_VERSION``) instead of applying
-cash twice.
+decides the rest. The open amount of every document is reduced, and every receipt moved on from
+``unmatched``, with a compare-and-set, so a concurrent change to an open item or a receipt (a
+second run, a clerk) stops the batch (``CASHAPP_STALE_VERSION``) instead of applying cash twice.
 """
 
 from __future__ import annotations
