@@ -57,14 +57,27 @@ class ParseAheadError(RuntimeError):
 
 
 @cache
-def warm() -> None:
-    """Once per process, before the first fork: import every parser and compile the camt patterns.
+def warm(camt: bool = True) -> None:
+    """Once per process, before the first fork: import every parser (and compile the camt patterns).
 
     A forked child inherits both, so each batch of files (a watch-folder round, a worker job) does
-    not pay for them again (about a quarter of a second in every child otherwise).
+    not pay for them again (about a quarter of a second in every child otherwise). The patterns
+    (``camt``) are compiled once a camt file comes.
     """
     parsers()
-    compiled()
+    if camt:
+        compiled()
+
+
+def _has_camt(paths: Sequence[Path]) -> bool:
+    """Does any of the files look like camt? (a sniff of the head; the child detects for real)"""
+    for path in paths:
+        try:
+            if detect(path).name == "camt":
+                return True
+        except Exception:  # unreadable, empty, unknown: the child refuses it properly
+            continue
+    return False
 
 
 def worth_parse_ahead(total_bytes: int, min_bytes: int) -> bool:
@@ -140,7 +153,9 @@ class ParseAhead:
         self._conn: Any = None
         self._ended = -1  # last position whose end (done, error, skipped) the parent has read
         if self._jobs:
-            warm()
+            warm(camt=False)
+            if _has_camt([p for _, p in self._jobs]):
+                warm()
             self._start(self._jobs[0][0])
 
     def __enter__(self) -> ParseAhead:

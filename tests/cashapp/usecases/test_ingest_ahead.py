@@ -312,8 +312,18 @@ def test_the_parent_warms_up_once_before_forking(db: Engine, tmp_path: Path,
     results = [r.status for r in ingest_paths(db, files, parse_ahead_bytes=1)]
     assert results and set(results) == {"imported"}
     # done here, in the parent, so that every later child inherits it instead of redoing it
-    assert ingest_ahead.warm.cache_info().currsize == 1
+    assert any(f.suffix == ".xml" for f in files)
     assert parsers.cache_info().currsize == 1 and camt_patterns.compiled.cache_info().currsize == 1
     calls = ingest_ahead.warm.cache_info().misses
     list(ingest_paths(db, files, parse_ahead_bytes=1))  # a second batch: nothing new
     assert ingest_ahead.warm.cache_info().misses == calls
+
+
+def test_no_camt_file_no_camt_patterns(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.statements import camt_patterns
+
+    ingest_ahead.warm.cache_clear()
+    camt_patterns.compiled.cache_clear()
+    files = [f for f in sorted(DEMO.iterdir()) if f.suffix != ".xml"]
+    assert files and {r.status for r in ingest_paths(db, files, parse_ahead_bytes=1)} == {"imported"}
+    assert camt_patterns.compiled.cache_info().currsize == 0  # neither here nor (so) in the children
