@@ -30,12 +30,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        wal_file = False
+        background_checkpoints = False
         connect_args: dict[str, Any] = {"timeout": 30}
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             if "///" in url and not path.startswith("file:") and "?" not in url:
-                wal_file = True  # a plain database file: checkpoints run in the background after commits
+                background_checkpoints = True  # a plain database file (see shared.sqlite_wal)
                 connect_args["factory"] = CheckpointingConnection
         engine = create_engine(url, connect_args=connect_args, **kwargs)
 
@@ -52,7 +52,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # 64 MB of page cache (the default is 2 MB): bulk imports update several indexes whose
             # random keys (line hashes) would otherwise evict and re-read pages all the time.
             cur.execute("PRAGMA cache_size=-65536")
-            if wal_file:  # checkpoints run in the background (see shared.sqlite_wal)
+            if background_checkpoints:  # the writers leave checkpoints to it
                 cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CAP_PAGES}")
             cur.close()
 
