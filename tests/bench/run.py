@@ -188,6 +188,21 @@ PHASES = {"parse": phase_parse, "import": phase_import, "pipeline": phase_pipeli
 REPEAT = int(os.environ.get("CASHRECON_BENCH_REPEAT", "3"))
 
 
+def _speed_index() -> float:
+    """Millions of simple Python steps a second, best of 5: how fast this machine runs right now.
+
+    Shared machines drift; figures taken at different indexes are compared by their ratio.
+    """
+    best = 0.0
+    for _ in range(5):
+        t0 = time.perf_counter()
+        acc: dict[int, int] = {}
+        for i in range(1_000_000):
+            acc[i & 1023] = acc.get(i & 1023, 0) + (i * i) % 7
+        best = max(best, 1.0 / (time.perf_counter() - t0))
+    return best
+
+
 def _median_run(n: int, run: Callable[[], dict[str, Any]], key: str) -> tuple[dict[str, Any], list[float]]:
     """The run with the median ``key`` of ``n`` runs (the first error, if any), and every run's ``key``."""
     runs = []
@@ -214,7 +229,8 @@ def main() -> None:
         print(json.dumps(PHASES[sys.argv[2]](*sys.argv[3:]), default=str))
         return
     ROOT.mkdir(parents=True, exist_ok=True)
-    print(f"cashrecon bench on {os.cpu_count()} cores (figures, not assertions)\n")
+    print(f"cashrecon bench on {os.cpu_count()} cores (figures, not assertions)")
+    print(f"machine speed index {_speed_index():.1f} (a fixed pure-Python workload, best of 5: compare runs by it)\n")
     print("parsing (no database)")
     print(f"  {'format':<8}{'lines':>9}{'MB':>8}{'lines/s':>11}{'MB/s':>8}{'peak MB':>9}")
     for fmt in FORMATS:
