@@ -440,3 +440,17 @@ def test_a_receipt_decided_meanwhile_stops_its_batch(db: Engine, monkeypatch: py
         assert s.execute(select(func.count()).select_from(Receipt)
                          .where(col(Receipt.status) == "unmatched")).scalar_one() == unmatched - 7
         assert s.execute(select(func.count()).select_from(Allocation)).scalar_one() == first_allocations
+
+
+def test_suggestions_are_stored_as_asdict_would_give_them() -> None:
+    import json
+    from dataclasses import asdict
+
+    from services.cashapp.domain.decision import Suggestion
+    from services.cashapp.usecases.match_write import _plain
+
+    s = Suggestion("C1", (3, 4), ("INV-1", "Ünïcode \"q\""), (100, -5), 0.855, "payer name like C1's")
+    assert _plain(s) == asdict(s)
+    assert json.dumps([_plain(s)], default=str) == json.dumps([asdict(s)], default=str)
+    empty = Suggestion(None, (), (), (), 0.0, "")
+    assert json.dumps([_plain(empty)]) == json.dumps([asdict(empty)])
