@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from services.cashapp.usecases.ingest import BalancePolicy, IngestResult, ingest_path
+from services.cashapp.usecases.ingest import BalancePolicy, IngestBatch, IngestResult, ingest_path
 from shared.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -108,15 +108,20 @@ def file_away(root: Path, path: Path, result: IngestResult) -> Path:
     return dest
 
 
+def _readable(path: Path) -> bool:
+    mode = path.lstat().st_mode
+    return stat.S_ISREG(mode) and not stat.S_ISLNK(mode)
+
+
+def _not_a_file(path: Path) -> IngestResult:
+    return IngestResult(path=str(path), status="quarantined", reason="INGEST_NOT_A_FILE",
+                        message="symlinks and special files are never read")
+
+
 def process(engine: Engine, root: Path, path: Path, policy: BalancePolicy,
             move: bool = True) -> IngestResult:
     """Import one file; with ``move`` file it away under ``root``."""
-    mode = path.lstat().st_mode
-    if stat.S_ISLNK(mode) or not stat.S_ISREG(mode):
-        result = IngestResult(path=str(path), status="quarantined", reason="INGEST_NOT_A_FILE",
-                              message="symlinks and special files are never read")
-    else:
-        result = ingest_path(engine, path, policy)
+    result = ingest_path(engine, path, policy) if _readable(path) else _not_a_file(path)
     if move:
         file_away(root, path, result)
     return result
@@ -124,19 +129,36 @@ def process(engine: Engine, root: Path, path: Path, policy: BalancePolicy,
 
 def scan_once(engine: Engine, root: Path, policy: BalancePolicy, stable_seconds: float,
               on_result: Callable[[IngestResult], None] | None = None) -> list[IngestResult]:
-    """Import every complete file now in ``root``; incomplete ones wait for the next scan."""
+    """Import every complete file now in ``root``; incomplete ones wait for the next scan.
+
+    The files of one scan are imported in turn as one batch (``IngestBatch``: each file in its
+    own transaction, parsed ahead by child processes when they are large enough), then filed.
+    """
     ensure_layout(root)
-    results = []
+    ready: list[tuple[Path, bool]] = []
     for path in candidates(root):
         try:
-            if not is_complete(path, stable_seconds):
-                continue
-            result = process(engine, root, path, policy)
+            if is_complete(path, stable_seconds):
+                ready.append((path, _readable(path)))
         except FileNotFoundError:  # taken by another watcher in the meantime
             continue
-        results.append(result)
-        if on_result:
-            on_result(result)
+    files = [path for path, readable in ready if readable]
+    results = []
+    with IngestBatch(engine, files, policy) as batch:
+        pos = 0
+        for path, readable in ready:
+            try:
+                if readable:
+                    pos += 1
+                    result = batch.ingest(pos - 1)
+                else:
+                    result = _not_a_file(path)
+                file_away(root, path, result)
+            except FileNotFoundError:  # taken by another watcher in the meantime
+                continue
+            results.append(result)
+            if on_result:
+                on_result(result)
     return results
 
 

@@ -156,3 +156,43 @@ def test_watcher_picks_up_an_atomic_rename(db: Engine, tmp_path: Path) -> None:
         t.join(10)
     assert seen == ["imported"]
     assert len(list((root / "archive").glob("*incoming.sta"))) == 1
+
+
+def test_a_scan_imports_its_files_as_one_batch_with_the_same_results(
+        db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+    import shutil
+
+    from services.cashapp.usecases import ingest as ingest_uc
+
+    demo = sorted((Path(__file__).resolve().parents[3] / "services" / "cashapp" / "demo_data"
+                   / "statements").iterdir())
+    root = tmp_path / "inbox"
+    ensure_layout(root)
+    for f in demo:
+        shutil.copy(f, root / f.name)
+    shutil.copy(demo[0], root / "zz-copy-of-first.sta")
+    (root / "bad.sta").write_text("not a bank file at all\n")
+    os.symlink(root / "bad.sta", root / "link.sta")
+    for p in root.iterdir():
+        if p.is_file() and not p.is_symlink():
+            _old(p)
+    batches: list[list[str]] = []
+    real = ingest_uc.IngestBatch
+
+    class Seen(real):  # type: ignore[misc,valid-type]
+        def __init__(self, engine: Engine, paths: list[Path], *args: object, **kw: object) -> None:
+            batches.append([Path(p).name for p in paths])
+            super().__init__(engine, paths, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("services.cashapp.usecases.inbox.IngestBatch", Seen)
+    monkeypatch.setenv("CASHRECON_PARSE_AHEAD_BYTES", "1")  # parsed ahead by child processes
+    got = {Path(r.path).name: (r.status, r.reason, r.lines) for r in scan_once(db, root, "hold", 0.0)}
+    # one batch of the regular files, in name order; the symlink never goes to it
+    assert batches == [sorted(["bad.sta", "zz-copy-of-first.sta", *(f.name for f in demo)])]
+    assert got["bad.sta"][:2] == ("quarantined", "INGEST_UNKNOWN_FORMAT")
+    assert got["link.sta"][:2] == ("quarantined", "INGEST_NOT_A_FILE")
+    assert got["zz-copy-of-first.sta"][:2] == ("duplicate", "DUPLICATE_FILE")
+    assert all(got[f.name][0] == "imported" and got[f.name][2] > 0 for f in demo)
+    assert candidates(root) == [] and multiprocessing.active_children() == []
+    assert len(list((root / "archive").glob("*"))) == 2 * len(demo)  # each file and its reason
