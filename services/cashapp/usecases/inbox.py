@@ -150,7 +150,8 @@ def scan_once(engine: Engine, root: Path, policy: BalancePolicy, stable_seconds:
             try:
                 if readable:
                     pos += 1
-                    result = batch.ingest(pos - 1)
+                    # looked at again: swapped for a symlink since the scan, it is not imported
+                    result = batch.ingest(pos - 1) if _readable(path) else _not_a_file(path)
                 else:
                     result = _not_a_file(path)
                 file_away(root, path, result)

@@ -196,3 +196,29 @@ def test_a_scan_imports_its_files_as_one_batch_with_the_same_results(
     assert all(got[f.name][0] == "imported" and got[f.name][2] > 0 for f in demo)
     assert candidates(root) == [] and multiprocessing.active_children() == []
     assert len(list((root / "archive").glob("*"))) == 2 * len(demo)  # each file and its reason
+
+
+def test_a_file_swapped_for_a_symlink_during_the_scan_is_not_imported(
+        db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.cashapp.usecases import inbox
+
+    root = tmp_path / "inbox"
+    ensure_layout(root)
+    outside = tmp_path / "outside.sta"
+    outside.write_text(mt940())
+    for name in ("a.sta", "b.sta"):
+        (root / name).write_text(mt940(account=f"DE00{name[0].upper()}"))
+        _old(root / name)
+    real = inbox.IngestBatch
+
+    class Swapping(real):  # type: ignore[misc,valid-type]
+        def ingest(self, pos: int) -> object:
+            if pos == 0:  # while the first file is imported, the second becomes a symlink
+                (root / "b.sta").unlink()
+                os.symlink(outside, root / "b.sta")
+            return super().ingest(pos)
+
+    monkeypatch.setattr(inbox, "IngestBatch", Swapping)
+    got = {Path(r.path).name: (r.status, r.reason) for r in scan_once(db, root, "hold", 2.0)}
+    assert got == {"a.sta": ("imported", None), "b.sta": ("quarantined", "INGEST_NOT_A_FILE")}
+    assert outside.exists() and [p.name for p in (root / "quarantine").iterdir() if p.is_symlink()]
