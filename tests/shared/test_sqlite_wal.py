@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
+from shared import sqlite_wal
 from shared.db import make_engine
 from shared.sqlite_wal import CHECKPOINTER, WAL_CAP_PAGES, Checkpointer
 
@@ -69,7 +72,7 @@ def test_the_request_follows_the_commit_so_every_committed_page_is_copied(tmp_pa
     engine.dispose()
 
 
-def test_a_locked_file_is_tried_again_until_the_lock_goes(tmp_path: Path) -> None:
+def test_a_locked_file_is_tried_again_until_the_lock_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "l.db"
     setup = sqlite3.connect(db, isolation_level=None)
     setup.execute("PRAGMA journal_mode=WAL")
@@ -81,11 +84,14 @@ def test_a_locked_file_is_tried_again_until_the_lock_goes(tmp_path: Path) -> Non
     holder.execute("BEGIN IMMEDIATE")
     holder.execute("INSERT INTO t VALUES (2)")
     holder.execute("COMMIT")  # exclusive mode keeps the lock after the commit
+    monkeypatch.setattr(sqlite_wal, "_BUSY_TRIES", 1_000_000)  # it never gives up during the test
     cp = Checkpointer()
     cp.request(str(db))
-    import time
-    time.sleep(0.3)  # a few refused tries
+    deadline = time.monotonic() + 30
+    while cp._tries.get(str(db), 0) < 3:  # a few refused tries, however slow the machine
+        assert time.monotonic() < deadline, "the checkpointer did not try again"
+        time.sleep(0.01)
     assert cp.done == 0 and not cp.idle(timeout=0.05)
     holder.close()  # the lock goes (and the closing connection checkpoints itself)
-    assert cp.idle()
+    assert cp.idle(timeout=30)
     assert cp.done == 1
