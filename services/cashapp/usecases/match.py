@@ -132,8 +132,10 @@ def run_match(engine: Engine, rules: RuleSet, as_of: date, batch_size: int = 10_
         open_now = dict(zip(items["item_id"].to_list(), items["open_amount_minor"].to_list(), strict=True))
         decisions = match_iter(receipts, items, customers, accounts, rules, as_of) if receipts.height else iter(())
 
+        taught: set[tuple[str, str]] = set()
+
         def prepare(batch: list[Any]) -> Batch:
-            return prepare_batch(batch, info, open_now, summary.run_id, summary)
+            return prepare_batch(batch, info, open_now, summary.run_id, summary, taught)
 
         summary.receipts = _write_behind(engine, decisions, batch_size, prepare, write_batch)
         with unit_of_work(engine) as session:

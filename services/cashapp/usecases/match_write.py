@@ -61,11 +61,15 @@ class Batch:
 
 
 def prepare_batch(batch: list[Any], info: dict[int, dict], open_now: dict[int, int], run_id: int | None,
-                  summary: MatchSummary) -> Batch:
+                  summary: MatchSummary, taught: set[tuple[str, str]] | None = None) -> Batch:
     """The rows of a batch of decisions, without touching the database; counts them in ``summary``.
 
     ``info`` holds the receipts' columns by id; ``open_now`` the open amounts as the batches before
     left them, and is updated for this one (the compare-and-set of ``write_batch`` checks them).
+    ``taught``: the (kind, normalised value) of the aliases the batches before offered, updated for
+    this one. Each of those is in the database once its batch is written (learned, or known
+    already), so a later batch leaves them out. It need not see them: on PostgreSQL a batch is
+    written while the one before is still committing, and the same alias would collide with it.
     """
     now = utcnow()
     deltas: dict[int, int] = {}
@@ -104,6 +108,10 @@ def prepare_batch(batch: list[Any], info: dict[int, dict], open_now: dict[int, i
         else:
             summary.ignored += 1
     out.aliases = _aliases_of(learned)
+    if taught is not None:
+        keys = {(kind, norm) for _, kind, _, norm in out.aliases}
+        out.aliases = [a for a in out.aliases if (a[1], a[3]) not in taught]
+        taught |= keys
     return out
 
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from services.cashapp.models import Allocation, DecisionRow, ExceptionItem, OpenItem, Receipt
+from services.cashapp.models import Allocation, CustomerAccount, DecisionRow, ExceptionItem, OpenItem, Receipt
 from services.cashapp.models_outbox import Outbox
 from services.cashapp.rules import default_rules
 from services.cashapp.usecases.ingest import ingest_path
@@ -454,3 +454,25 @@ def test_suggestions_are_stored_as_asdict_would_give_them() -> None:
     assert json.dumps([_plain(s)], default=str) == json.dumps([asdict(s)], default=str)
     empty = Suggestion(None, (), (), (), 0.0, "")
     assert json.dumps([_plain(empty)]) == json.dumps([asdict(empty)])
+
+
+def test_an_alias_is_offered_by_one_batch_only(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a batch is written while the one before still commits: it must not insert an
+    alias that batch learned (it cannot see it yet, and the unique constraint would refuse it)."""
+    from services.cashapp.usecases import match as m
+
+    as_of = _load_demo(db)
+    real, batches = m.write_batch, []
+
+    def write(session: Session, batch: m.Batch) -> None:
+        batches.append(batch)
+        real(session, batch)
+
+    monkeypatch.setattr(m, "write_batch", write)
+    run_match(db, default_rules(), as_of, batch_size=7)
+    offered = [{(kind, norm) for _, kind, _, norm in b.aliases} for b in batches]
+    assert sum(len(o) for o in offered) > 10
+    assert sum(len(o) for o in offered) == len(set().union(*offered))  # none offered twice
+    with Session(db) as s:  # and every one of them is in the database
+        stored = set(s.execute(select(CustomerAccount.kind, CustomerAccount.value_norm)).tuples())
+    assert set().union(*offered) <= stored
