@@ -35,8 +35,8 @@ def dry_run_report(engine: Engine, rules: RuleSet, as_of: date) -> dict[str, Any
     were before the current decisions, and report the differences (for CLI and API)."""
     with Session(engine) as session:
         a = Allocation.__table__  # type: ignore[attr-defined]
-        applied = dict(session.execute(select(a.c.item_id, func.sum(a.c.amount_minor))
-                                       .group_by(a.c.item_id)).tuples().all())
+        applied = {item: total for item, total in session.execute(
+            select(a.c.item_id, func.sum(a.c.amount_minor)).group_by(a.c.item_id))}
         receipts, items, customers, accounts = load_inputs(
             session, RESCORED, restore={int(k): int(v) for k, v in applied.items()})
         current = _current_decisions(session)

@@ -474,5 +474,5 @@ def test_an_alias_is_offered_by_one_batch_only(db: Engine, monkeypatch: pytest.M
     assert sum(len(o) for o in offered) > 10
     assert sum(len(o) for o in offered) == len(set().union(*offered))  # none offered twice
     with Session(db) as s:  # and every one of them is in the database
-        stored = set(s.execute(select(CustomerAccount.kind, CustomerAccount.value_norm)).tuples())
+        stored = {(kind, norm) for kind, norm in s.execute(select(CustomerAccount.kind, CustomerAccount.value_norm))}
     assert set().union(*offered) <= stored
