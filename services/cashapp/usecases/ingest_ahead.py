@@ -153,9 +153,8 @@ class ParseAhead:
         self._conn: Any = None
         self._ended = -1  # last position whose end (done, error, skipped) the parent has read
         if self._jobs:
-            warm(camt=False)
-            if _has_camt([p for _, p in self._jobs]):
-                warm()
+            # (once compiled, the patterns need no second look at the files' heads)
+            warm(camt=compiled.cache_info().currsize == 0 and _has_camt([p for _, p in self._jobs]))
             self._start(self._jobs[0][0])
 
     def __enter__(self) -> ParseAhead:
