@@ -13,6 +13,10 @@ from shared.statements.model import Statement
 NS = "urn:iso:std:iso:20022:tech:xsd:camt.{kind}.001.{version:02d}"
 MESSAGE = {"052": ("BkToCstmrAcctRpt", "Rpt"), "053": ("BkToCstmrStmt", "Stmt"),
            "054": ("BkToCstmrDbtCdtNtfctn", "Ntfctn")}
+# Every real and golden camt file: the corpus beside the repository, then the project's own.
+_ROOT = Path(__file__).resolve().parents[2]
+CAMT_FILES = sorted((_ROOT / ".." / "shared" / "corpus" / "camt").glob("*.xml")) + sorted(
+    (_ROOT / "tests" / "golden" / "camt").glob("*.xml"))
 ACCOUNT = "<Acct><Id><IBAN>DE02120300000000202051</IBAN></Id><Ccy>EUR</Ccy></Acct>"
 
 

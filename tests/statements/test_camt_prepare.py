@@ -16,10 +16,9 @@ from services.cashapp.usecases.ingest_prepare import line_keys, prepare
 from shared.errors import ParseError
 from shared.statements.camt import CamtParser
 from shared.statements.model import Statement
+from tests.statements.camt_helpers import CAMT_FILES
 
-ROOT = Path(__file__).resolve().parents[2]
-FILES = sorted((ROOT / ".." / "shared" / "corpus" / "camt").glob("*.xml")) + sorted(
-    (ROOT / "tests" / "golden" / "camt").glob("*.xml"))
+FILES = CAMT_FILES
 
 
 def _statements(path: Path) -> list[Statement]:

@@ -21,11 +21,9 @@ from shared.statements import camt, camt_raw
 from shared.statements.camt import CamtParser
 from shared.statements.camt_patterns import _MAY_BE_EMPTY, CODE, NTRY, STRD, TX, compiled
 from shared.statements.camt_xml import PARSER_OPTIONS
-from tests.statements.camt_helpers import balance, document, entry, tx
+from tests.statements.camt_helpers import CAMT_FILES, balance, document, entry, tx
 
-ROOT = Path(__file__).resolve().parents[2]
-FILES = sorted((ROOT / ".." / "shared" / "corpus" / "camt").glob("*.xml")) + sorted(
-    (ROOT / "tests" / "golden" / "camt").glob("*.xml"))
+FILES = CAMT_FILES
 
 
 def _read(path: Path) -> list[str]:
