@@ -38,15 +38,10 @@ OPEN_BEFORE: dict[int, int] = {}
 
 @pytest.fixture
 def matched(db: Engine) -> Engine:
-    with unit_of_work(db) as s:
-        load_file(s, "customers", DATA / "customers.csv")
-        load_file(s, "open_items", DATA / "open_items.csv")
-    for f in sorted((DATA / "statements").iterdir()):
-        assert ingest_path(db, f).status == "imported"
+    as_of = _load_demo(db)
     with Session(db) as s:
         OPEN_BEFORE.clear()
         OPEN_BEFORE.update(s.execute(select(OpenItem.id, OpenItem.open_amount_minor)).all())
-    as_of = date.fromisoformat(json.loads((DATA / "demo.json").read_text())["as_of"])
     summary = run_match(db, default_rules(), as_of, batch_size=7)  # many small batches
     assert summary.auto > 20 and summary.exceptions > 0
     return db
