@@ -259,15 +259,6 @@ def _alias_norm(kind: str, value: str) -> str:
     return normalize_account(value) if kind == "iban" else " ".join(value.upper().split())
 
 
-def learn_aliases(session: Session, learned: list[tuple[str, dict]]) -> int:
-    """Remember payer accounts and names of confirmed applications as the customer's aliases.
-
-    An account already known for another customer is not learned (a payment factory or parent
-    company paying for several customers must stay ambiguous).
-    """
-    return _learn(session.connection(), _aliases_of(learned))
-
-
 def _aliases_of(learned: list[tuple[str, dict]]) -> list[tuple[str, str, str, str]]:
     """(customer, kind, value, normalised value) of the payer's account and name, in order."""
     norms: dict[tuple[str, str], str] = {}  # a payer pays many documents: normalised once
@@ -283,6 +274,11 @@ def _aliases_of(learned: list[tuple[str, dict]]) -> list[tuple[str, str, str, st
 
 
 def _learn(conn: Any, wanted: list[tuple[str, str, str, str]]) -> int:
+    """Remember payer accounts and names of confirmed applications as the customer's aliases.
+
+    An account already known for another customer is not learned (a payment factory or parent
+    company paying for several customers must stay ambiguous).
+    """
     if not wanted:
         return 0
     norms = sorted({w[3] for w in wanted})
