@@ -71,6 +71,9 @@ class Checkpointer:
         That is when the WAL is all copied, the file is gone, or it stayed locked (by another
         process's checkpoint, say) for :data:`_BUSY_TRIES` tries: the next commit asks again.
         """
+        if not os.path.exists(f"{path}-wal"):  # closed meanwhile (its last close copied it all)
+            self._tries.pop(path, None)  # (a connection now would make -wal and -shm again)
+            return True
         try:
             # mode=rw: never create a file (one removed meanwhile stays removed)
             conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=0,

@@ -93,6 +93,22 @@ def test_a_locked_file_is_tried_again_until_the_lock_goes(tmp_path: Path, monkey
         assert time.monotonic() < deadline, "the checkpointer did not try again"
         time.sleep(0.01)
     assert cp.done == 0 and not cp.idle(timeout=0.05)
-    holder.close()  # the lock goes (and the closing connection checkpoints itself)
+    holder.close()  # the lock goes (and the closing connection checkpoints itself, removing the WAL)
     assert cp.idle(timeout=30)
-    assert cp.done == 1
+    assert cp._tries == {} and not Path(f"{db}-wal").exists()  # no more tries, and no file made again
+    assert not Path(f"{db}-shm").exists()
+
+
+def test_a_file_closed_meanwhile_is_left_alone(tmp_path: Path) -> None:
+    """The last connection's close copied everything and removed the WAL: a late request must not
+    open the file again (that would make -wal and -shm anew, in a folder about to be removed)."""
+    db = tmp_path / "gone.db"
+    setup = sqlite3.connect(db, isolation_level=None)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE t (x INT)")
+    setup.close()
+    assert not Path(f"{db}-wal").exists()
+    cp = Checkpointer()
+    cp.request(str(db))
+    assert cp.idle(timeout=30)
+    assert cp.done == 0 and not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
