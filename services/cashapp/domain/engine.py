@@ -18,15 +18,13 @@ from datetime import date
 
 import polars as pl
 
-from services.cashapp.domain.allocate import Book, ResidualClass
+from services.cashapp.domain.allocate import ResidualClass
 from services.cashapp.domain.amount_rules import amount_exact, amount_subset, amount_tolerance, global_amount
-from services.cashapp.domain.candidates import ReferenceNames, non_ar_flags, payer_accounts, payer_names
 from services.cashapp.domain.context import Context, Evidence, Receipt
 from services.cashapp.domain.decision import Allocation, Decision, DecisionStatus, ExceptionReason, Suggestion
-from services.cashapp.domain.explain import Hit, documents, money
-from services.cashapp.domain.fastpath import fast_decisions, sole_exact
+from services.cashapp.domain.explain import documents, money
+from services.cashapp.domain.firstpass import first_pass
 from services.cashapp.domain.inputs import prepare_inputs
-from services.cashapp.domain.references import ReferenceSearch
 from services.cashapp.domain.rules import RuleSet
 from services.cashapp.domain.scoring import REF_EXACT, Candidate, pick, rank_candidates
 from services.cashapp.domain.strategies import reference_exact, reference_fuzzy
@@ -68,11 +66,16 @@ def match_iter(
     accounts: pl.DataFrame,
     rules: RuleSet,
     as_of: date,
+    *,
+    settled_first: bool = False,
 ) -> Generator[Decision, None, None]:
-    """``match``, one decision at a time as soon as it is made: same decisions, same order.
+    """``match``, one decision at a time as soon as it is made: the same decisions.
 
     Nothing comes out before the vectorised first pass is done; then each decision is yielded when
     the loop reaches its receipt, so a caller can write the first ones while later ones are made.
+    In ``match``'s order, or with ``settled_first`` the receipts the first pass settled on their
+    own first (right away, in that order), then the others: a caller that writes decisions as
+    they come can start while the loop is still deciding.
     """
     # The run allocates a few hundred thousand small objects and makes no cycles worth collecting:
     # the cyclic collector would only walk the heap over and over (a tenth of the run). Paused until
@@ -80,7 +83,7 @@ def match_iter(
     was = gc.isenabled()
     gc.disable()
     try:
-        yield from _match(receipts, open_items, customers, accounts, rules, as_of)
+        yield from _match(receipts, open_items, customers, accounts, rules, as_of, settled_first)
     finally:
         if was:
             gc.enable()
@@ -93,13 +96,19 @@ def _match(
     accounts: pl.DataFrame,
     rules: RuleSet,
     as_of: date,
+    settled_first: bool = False,
 ) -> Iterator[Decision]:
     receipts, open_items, customers, accounts = prepare_inputs(receipts, open_items, customers, accounts)
     receipts = receipts.sort("booking_date", "receipt_id", nulls_last=True)
     credits = receipts.filter((pl.col("amount_minor") > 0) & ~pl.col("is_reversal"))
     # First the receipts whose exact references settle them on their own (no one else names their
     # documents), then everything else in (booking date, receipt id) order against what is left open.
-    decided, evidence, ctx = _first_pass(credits, open_items, customers, accounts, rules)
+    decided, gather = first_pass(credits, open_items, customers, accounts, rules)
+    ids = receipts["receipt_id"].to_list()
+    if settled_first:
+        yield from (decided[rid] for rid in ids if rid in decided)
+        ids = [rid for rid in ids if rid not in decided]
+    evidence, ctx = gather()
     cols = [
         "receipt_id",
         "amount_minor",
@@ -111,7 +120,6 @@ def _match(
         "counterparty_account",
     ]
     # Only the receipts not decided up front are turned into Python rows (in the same order).
-    ids = receipts["receipt_id"].to_list()
     todo = receipts.filter(~pl.col("receipt_id").is_in(list(decided))) if decided else receipts
     rows = todo.select(cols).iter_rows()
     steps = _plan(tuple(ctx.order))
@@ -125,70 +133,6 @@ def _match(
             else:
                 d = _decide(r, evidence.get(rid) or Evidence(), ctx, steps)
         yield d
-
-
-def _first_pass(
-    credits: pl.DataFrame,
-    open_items: pl.DataFrame,
-    customers: pl.DataFrame,
-    accounts: pl.DataFrame,
-    rules: RuleSet,
-) -> tuple[dict[int, Decision], dict[int, Evidence], Context]:
-    """Vectorised evidence for all credits; the receipts exact references settle are decided here.
-
-    Answers those decisions, the evidence of every other credit, and the run context whose book
-    holds what those decisions left open.
-    """
-    acc = (
-        payer_accounts(credits, accounts)
-        if rules.strategy("payer.account") is not None
-        else pl.DataFrame(schema={"receipt_id": pl.Int64, "customer_id": pl.Utf8, "source": pl.Utf8})
-    )
-    # Work that does not wait for other work runs in the background (polars' threads) meanwhile:
-    # the customers' names, and the fuzzy reference search once the exact hits are known.
-    names_query = (
-        ReferenceNames(customers, accounts, rules)
-        if rules.strategy("payer.name") is not None and not customers.is_empty()
-        else None
-    )
-    search = ReferenceSearch(credits, open_items, rules, acc)
-    # Payer names are compared only where needed: no exact reference explains the amount and the
-    # payer account does not name the customer.
-    named = credits.filter(~pl.col("receipt_id").is_in(search.settled.implode()))
-    named = named.filter(~pl.col("receipt_id").is_in(acc["receipt_id"].implode()))
-    names = payer_names(named, customers, accounts, rules, names_query)
-    found = search.result()
-    fast = sole_exact(credits, found.hits, open_items, rules)
-    decided, cleared = fast_decisions(fast, credits, found.hits, acc, open_items, rules.version)
-    book = Book(open_items.filter(~pl.col("item_id").is_in(cleared.implode())))
-    rest = ~pl.col("receipt_id").is_in(fast.implode())
-    book.index_amounts(credits.filter(rest).select("currency", "amount_minor"))
-    ev: dict[int, Evidence] = {}
-    index_of = book.index_of
-    # Hits on documents the first pass cleared are fuzzy neighbours (exact ones were never cleared
-    # there): nothing to offer any more.
-    # (every hit is on one of ``open_items``: those not cleared are the book's)
-    hits = found.hits.filter(rest & ~pl.col("item_id").is_in(cleared.implode()))
-    for rid, item_id, m, source, token, via, key in zip(*(c.to_list() for c in hits.get_columns()), strict=True):
-        _evidence(ev, rid).hits.append(Hit(index_of[item_id], m, source, token, via, key))
-    for rid, cust, src in zip(*(c.to_list() for c in acc.filter(rest).get_columns()), strict=True):
-        _evidence(ev, rid).accounts.append((cust, src))
-    for rid, cust, score, matched in zip(
-        *(names[c].to_list() for c in ("receipt_id", "customer_id", "score", "matched")), strict=True
-    ):
-        _evidence(ev, rid).names.append((cust, score, matched))
-    flags = non_ar_flags(credits.filter(rest), rules)
-    for rid, keyword in zip(flags["receipt_id"].to_list(), flags["keyword"].to_list(), strict=True):
-        _evidence(ev, rid).non_ar = keyword
-    return decided, ev, Context(book, rules)
-
-
-def _evidence(ev: dict[int, Evidence], rid: int) -> Evidence:
-    # (not ``setdefault``: that would build an Evidence for every row only to throw most away)
-    got = ev.get(rid)
-    if got is None:
-        got = ev[rid] = Evidence()
-    return got
 
 
 def _plan(order: tuple[str, ...]) -> tuple[tuple[int, str, Strategy | None], ...]:
