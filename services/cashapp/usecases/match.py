@@ -13,21 +13,26 @@ second run, a clerk) stops the batch (``CASHAPP_STALE_VERSION``) instead of appl
 from __future__ import annotations
 
 import gc
-import queue
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.pool import SingletonThreadPool
 from sqlmodel import Session, col
 
 from services.cashapp.domain.engine import match_iter
 from services.cashapp.domain.rules import RuleSet
 from services.cashapp.models import DecisionRow, ExceptionItem, MatchRun, Receipt, ReceiptStatus
+from services.cashapp.usecases.match_behind import (
+    WriterProcess,
+    prepared,
+    worth_writer_process,
+    write_behind,
+    write_inline,
+)
 from services.cashapp.usecases.match_write import Batch, MatchSummary, prepare_batch, write_batch
 from services.recon.cheques import match_open_deposits
 from shared.db import driver_sql, unit_of_work
@@ -42,8 +47,8 @@ ITEM_COLUMNS = (
     "currency", "amount_minor", "open_amount_minor", "payment_reference",
 )
 HELD_REASON = "STATEMENT_INTEGRITY_BREAK"
-D = TypeVar("D")
-B = TypeVar("B")
+# Runs with at least this many receipts write in a process of their own (``match_behind``).
+WRITER_PROCESS_MIN = 5_000
 
 
 def _frame(session: Session, table: str, columns: tuple[str, ...], where: str, params: tuple,
@@ -105,7 +110,8 @@ def load_inputs(session: Session, statuses: tuple[str, ...] = (ReceiptStatus.UNM
     return receipts, items, customers, accounts
 
 
-def run_match(engine: Engine, rules: RuleSet, as_of: date, batch_size: int = 10_000) -> MatchSummary:
+def run_match(engine: Engine, rules: RuleSet, as_of: date, batch_size: int = 10_000,
+              writer_process_min: int = WRITER_PROCESS_MIN) -> MatchSummary:
     """Decide every unmatched receipt and apply the automatic decisions.
 
     ``batch_size`` decisions a transaction: each batch rewrites the pages of the open items it
@@ -113,11 +119,16 @@ def run_match(engine: Engine, rules: RuleSet, as_of: date, batch_size: int = 10_
     faster than 5,000 on the bench world).
     """
     summary = MatchSummary()
-    with _gc_paused():
+    with _gc_paused(), ExitStack() as stack:
         with unit_of_work(engine) as session:
             # A deposit line credits cheques that are receipts of their own: linked to them, it is
             # not cash to apply again (a no-op when there are no cheques).
             match_open_deposits(session)
+        in_memory = isinstance(engine.pool, SingletonThreadPool)  # SQLite in memory: one database a thread
+        writer = None
+        if not in_memory and worth_writer_process(_unmatched(engine), writer_process_min):
+            # started now: it gets going while the engine loads and decides (match_behind)
+            writer = stack.enter_context(WriterProcess(engine, write_batch))
         with Session(engine) as session:
             receipts, items, customers, accounts = load_inputs(session)
         with unit_of_work(engine) as session:
@@ -130,14 +141,22 @@ def run_match(engine: Engine, rules: RuleSet, as_of: date, batch_size: int = 10_
             "receipt_id", "currency", "booking_date", "amount_minor", "counterparty_account",
             "counterparty_name", "account", "bank_reference").iter_rows(named=True)}
         open_now = dict(zip(items["item_id"].to_list(), items["open_amount_minor"].to_list(), strict=True))
-        decisions = match_iter(receipts, items, customers, accounts, rules, as_of) if receipts.height else iter(())
+        # The decisions the first pass settles come first: writing starts while the rest are decided.
+        decisions = (match_iter(receipts, items, customers, accounts, rules, as_of, settled_first=True)
+                     if receipts.height else iter(()))
 
         taught: set[tuple[str, str]] = set()
 
         def prepare(batch: list[Any]) -> Batch:
             return prepare_batch(batch, info, open_now, summary.run_id, summary, taught)
 
-        summary.receipts = _write_behind(engine, decisions, batch_size, prepare, write_batch)
+        batches = prepared(decisions, batch_size, prepare)
+        if in_memory:
+            summary.receipts = write_inline(engine, batches, write_batch)
+        elif writer is not None:
+            summary.receipts = writer.write(batches)
+        else:
+            summary.receipts = write_behind(engine, batches, write_batch)
         with unit_of_work(engine) as session:
             done = session.get(MatchRun, summary.run_id)
             assert done is not None
@@ -160,103 +179,11 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _write_behind(engine: Engine, decisions: Iterator[D], batch_size: int,
-                  prepare: Callable[[list[D]], B], write: Callable[[Session, B], None]) -> int:
-    """Write ``decisions`` in batches of ``batch_size``, one transaction each, committed behind.
-
-    Each batch is written here as soon as the engine has decided it (``prepare`` turns it into
-    rows, ``write`` writes them); its transaction then goes to a committer thread, which commits
-    the batches strictly in order while this thread decides and writes the next one. A commit,
-    with the WAL checkpoint it may run, is one driver call that releases the GIL: that is the work
-    that overlaps. (The rows are written here: an executemany takes the GIL back after every row,
-    so on a writer thread they would only trade turns with the engine.) On SQLite each batch
-    begins IMMEDIATE: it waits until the previous commit lets go of the write lock (not for its
-    checkpoint), and reads nothing from before that commit.
-
-    An error writing a batch rolls that batch back; one committing it rolls back that batch and
-    any later one. Batches committed before stay committed (as when written one after the other),
-    the deciding stops, and the error is raised here once the committer is done (a failed commit
-    rather than what followed from it). Returns the number of decisions written.
-    """
-    if isinstance(engine.pool, SingletonThreadPool):  # SQLite in memory: one database per thread
-        return _write_inline(engine, decisions, batch_size, prepare, write)
-    # At most one batch waits for the committer: each holds a connection (and its locks).
-    pending: queue.Queue[AbstractContextManager[Session] | None] = queue.Queue(maxsize=1)
-    failed: list[BaseException] = []  # a commit failed: later batches are rolled back
-
-    def committer() -> None:
-        while (uow := pending.get()) is not None:
-            try:
-                if failed:  # a batch after a failed one: rolled back, never committed
-                    uow.__exit__(RuntimeError, RuntimeError("an earlier batch failed"), None)
-                else:
-                    uow.__exit__(None, None, None)  # unit_of_work commits (or rolls back and raises)
-            except BaseException as exc:
-                failed.append(exc)
-
-    thread = threading.Thread(target=committer, name="match-committer", daemon=True)
-    thread.start()
-    made, error = 0, None
-    try:
-        for batch in _batches(decisions, batch_size):
-            if failed:
-                break
-            _hand_over(engine, prepare(batch), write, pending)
-            made += len(batch)
-    except Exception as exc:  # (KeyboardInterrupt and the like go straight on, after the join)
-        error = exc
-    finally:
-        pending.put(None)
-        thread.join()
-        close = getattr(decisions, "close", None)
-        if close is not None:
-            close()
-    if failed:  # the cause: a batch after a failed commit fails its compare-and-set, for one
-        if error is not None:
-            failed[0].add_note(f"then, on the deciding thread: {error!r}")
-        raise failed[0]
-    if error is not None:
-        raise error
-    return made
-
-
-def _hand_over(engine: Engine, rows: B, write: Callable[[Session, B], None],
-               pending: queue.Queue[AbstractContextManager[Session] | None]) -> None:
-    """Write ``rows`` in a unit of work of their own and queue it for the committer."""
-    uow = unit_of_work(engine, immediate=True)
-    session = uow.__enter__()
-    try:
-        write(session, rows)
-    except BaseException as exc:
-        uow.__exit__(type(exc), exc, exc.__traceback__)  # rolls back
-        raise
-    try:
-        pending.put(uow)
-    except BaseException as exc:  # interrupted while waiting: never handed over
-        uow.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-
-
-def _batches(items: Iterator[D], size: int) -> Iterator[list[D]]:
-    batch: list[D] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _write_inline(engine: Engine, decisions: Iterator[D], batch_size: int,
-                  prepare: Callable[[list[D]], B], write: Callable[[Session, B], None]) -> int:
-    """``_write_behind`` with every commit on this thread."""
-    made = 0
-    for batch in _batches(decisions, batch_size):
-        with unit_of_work(engine) as session:
-            write(session, prepare(batch))
-        made += len(batch)
-    return made
+def _unmatched(engine: Engine) -> int:
+    """How many receipts a run would decide (to choose how to write them)."""
+    with Session(engine) as session:
+        r = Receipt.__table__  # type: ignore[attr-defined]
+        return int(session.execute(select(func.count()).where(r.c.status == ReceiptStatus.UNMATCHED)).scalar_one())
 
 
 def _queue_held(session: Session) -> int:

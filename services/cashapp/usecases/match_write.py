@@ -8,6 +8,7 @@ outbox rows, exceptions, and the payer aliases a confirmed application teaches.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -15,7 +16,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from services.cashapp.domain.decision import Suggestion
 from services.cashapp.models import Allocation, CustomerAccount, DecisionRow, ExceptionItem, ReceiptStatus, utcnow
 from services.cashapp.usecases.post import allocation_json_parts, allocation_json_with_ids, enqueue_allocation_json
 from shared.db import bulk_insert, driver_sql
@@ -244,15 +244,21 @@ def _decision_row(d: Any, rec: dict, run_id: int | None, now: Any) -> tuple:
 
 
 def _plain(obj: Any) -> Any:
-    if type(obj) is Suggestion:  # flat (primitives and tuples of them): what asdict gives, 4x faster
-        return {name: getattr(obj, name) for name in _SUGGESTION_FIELDS}
+    suggestion, names = _suggestion_fields()
+    if type(obj) is suggestion:  # flat (primitives and tuples of them): what asdict gives, 4x faster
+        return {name: getattr(obj, name) for name in names}
     try:
         return asdict(obj)
     except TypeError:
         return obj
 
 
-_SUGGESTION_FIELDS = tuple(f.name for f in fields(Suggestion))
+@functools.cache
+def _suggestion_fields() -> tuple[type, tuple[str, ...]]:
+    # (imported here: a writer process, which only writes, never loads the engine and polars)
+    from services.cashapp.domain.decision import Suggestion
+
+    return Suggestion, tuple(f.name for f in fields(Suggestion))
 
 
 def _alias_norm(kind: str, value: str) -> str:

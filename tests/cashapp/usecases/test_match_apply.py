@@ -284,8 +284,31 @@ def test_match_iter_yields_the_decisions_of_match_and_restores_the_collector(db:
     assert gc.isenabled()
 
 
-def test_committing_behind_writes_exactly_what_committing_inline_writes(
+def test_settled_first_gives_the_same_decisions_the_settled_ones_first(db: Engine) -> None:
+    import polars as pl
+
+    from services.cashapp.domain.engine import match, match_iter
+    from services.cashapp.domain.firstpass import first_pass
+    from services.cashapp.domain.inputs import prepare_inputs
+    from services.cashapp.usecases.match import load_inputs
+
+    as_of = _load_demo(db)
+    with Session(db) as s:
+        frames = load_inputs(s)
+    want = match(*frames, default_rules(), as_of)
+    got = list(match_iter(*frames, default_rules(), as_of, settled_first=True))
+    receipts, items, customers, accounts = prepare_inputs(*frames)
+    credits = receipts.filter((pl.col("amount_minor") > 0) & ~pl.col("is_reversal"))
+    settled, _ = first_pass(credits, items, customers, accounts, default_rules())
+    assert 0 < len(settled) < len(want)
+    # the settled ones first, then the others, each part in match's order: the same decisions
+    assert got == [d for d in want if d.receipt_id in settled] + [d for d in want if d.receipt_id not in settled]
+
+
+def test_every_way_of_writing_writes_exactly_the_same(
         sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inline, committed behind on a thread, or in a writer process: the same rows."""
+    import multiprocessing
     import shutil
     import threading
 
@@ -293,24 +316,26 @@ def test_committing_behind_writes_exactly_what_committing_inline_writes(
     from shared.db import make_engine
 
     got = []
-    for name in ("behind", "inline"):
+    for name in ("behind", "inline", "process"):
         path = tmp_path / f"{name}.db"
         shutil.copy(sqlite_template, path)
         eng = make_engine(f"sqlite:///{path}")
         as_of = _load_demo(eng)
         if name == "inline":
-            monkeypatch.setattr(m, "_write_behind", m._write_inline)
+            monkeypatch.setattr(m, "write_behind", m.write_inline)
         committers: list[str] = []
         real = eng.dialect.do_commit
         monkeypatch.setattr(eng.dialect, "do_commit", lambda c, real=real, seen=committers: (
             seen.append(threading.current_thread().name), real(c))[1])
-        summary = run_match(eng, default_rules(), as_of, batch_size=7)  # many small batches
+        # (the writer process commits on its own committer thread, out of sight of this one)
+        summary = run_match(eng, default_rules(), as_of, batch_size=7,
+                            writer_process_min=0 if name == "process" else -1)
         assert summary.auto > 20
         assert ("match-committer" in committers) == (name == "behind")
         got.append(_contents(eng))
         eng.dispose()
-    assert got[0] == got[1]
-    assert _no_committer_left()
+    assert got[0] == got[1] == got[2]
+    assert _no_committer_left() and not multiprocessing.active_children()
 
 
 def test_a_batch_that_fails_rolls_back_alone_and_stops_the_run(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -379,8 +404,8 @@ def test_an_error_while_deciding_stops_the_committer(db: Engine, monkeypatch: py
     as_of = _load_demo(db)
     real = m.match_iter
 
-    def failing(*args: object) -> object:
-        for i, d in enumerate(real(*args)):  # type: ignore[arg-type]
+    def failing(*args: object, **kwargs: object) -> object:
+        for i, d in enumerate(real(*args, **kwargs)):  # type: ignore[arg-type]
             if i == 20:
                 raise DomainError("engine broke", code="MATCH_INVARIANT")
             yield d
