@@ -1,11 +1,12 @@
 """Apply the engine's decisions: allocations, open amounts, exceptions, learning. Idempotent.
 
 Only receipts still ``unmatched`` (or ``held`` by an integrity break) are read, so running it
-again changes nothing. The engine hands out its decisions as it makes them; each batch of
-``batch_size`` is written in one transaction as soon as it is decided (:mod:`match_write`), and
-committed behind, on a thread of its own, while the engine goes on (``_write_behind``). A batch
-that fails rolls back alone and stops the run: the batches before it stay committed, the next run
-decides the rest. The open amount of every document is reduced, and every receipt moved on from
+again changes nothing. The engine hands out its decisions as it makes them (those its first pass
+settles first); each batch of ``batch_size`` is written in one transaction as soon as it is
+decided (:mod:`match_write`), while the engine goes on (:mod:`match_behind`): by a writer process
+of its own for large runs, else here with the commits behind, on a thread. A batch that fails
+rolls back alone and stops the run: the batches before it stay committed, the next run decides
+the rest. The open amount of every document is reduced, and every receipt moved on from
 ``unmatched``, with a compare-and-set, so a concurrent change to an open item or a receipt (a
 second run, a clerk) stops the batch (``CASHAPP_STALE_VERSION``) instead of applying cash twice.
 """
