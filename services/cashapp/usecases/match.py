@@ -54,12 +54,20 @@ WRITER_PROCESS_MIN = 5_000
 
 def _frame(session: Session, table: str, columns: tuple[str, ...], where: str, params: tuple,
            types: dict[str, Any]) -> pl.DataFrame:
-    """Rows straight from the driver's cursor into typed polars columns (no per-row objects).
+    """Rows straight from the database into typed polars columns (no per-row objects on SQLite).
 
     ``types`` names the non-text columns; everything else is text. SQLite hands dates over as
     ISO text and booleans as 0/1; PostgreSQL as ``date`` and ``bool``: both end up the same.
     """
     conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        return _frame_sqlite(conn, table, columns, where, params, types)
+    return _frame_rows(conn, table, columns, where, params, types)
+
+
+def _frame_rows(conn: Any, table: str, columns: tuple[str, ...], where: str, params: tuple,
+                types: dict[str, Any]) -> pl.DataFrame:
+    """``_frame`` from the rows of the driver's cursor."""
     sql = driver_sql(conn, f"SELECT {', '.join(columns)} FROM {table} WHERE {where}")
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -78,6 +86,34 @@ def _frame(session: Session, table: str, columns: tuple[str, ...], where: str, p
         else:
             s = pl.Series(name, col_values, dtype=t)
         series.append(s)
+    return pl.DataFrame(series)
+
+
+def _frame_sqlite(conn: Any, table: str, columns: tuple[str, ...], where: str, params: tuple,
+                  types: dict[str, Any]) -> pl.DataFrame:
+    """``_frame`` on SQLite: each column comes as one JSON array (``json_group_array``), decoded
+    by polars. One statement (one snapshot, the same row order in every array), and no Python
+    object per value: a third of the time of fetching the rows, for the 150,000 open items.
+    """
+    sql = f"SELECT {', '.join(f'json_group_array({c})' for c in columns)} FROM {table} WHERE {where}"
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        arrays = cur.execute(sql, params).fetchone()
+    finally:
+        cur.close()
+    series = []
+    for name, text in zip(columns, arrays, strict=True):
+        t = types.get(name, pl.Utf8)
+        raw = pl.Utf8 if t == pl.Date else pl.Int64 if t == pl.Boolean else t  # as SQLite stores them
+        if text == "[]":  # (exploding an empty list would give one null)
+            s = pl.Series(name, [], dtype=raw)
+        else:
+            s = pl.Series(name, [text]).str.json_decode(pl.List(raw)).explode()
+        if t == pl.Date:
+            s = s.str.to_date("%Y-%m-%d")
+        elif t == pl.Boolean:
+            s = s.cast(pl.Boolean)
+        series.append(s.alias(name))
     return pl.DataFrame(series)
 
 

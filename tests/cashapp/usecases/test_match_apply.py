@@ -496,3 +496,42 @@ def test_an_alias_is_offered_by_one_batch_only(db: Engine, monkeypatch: pytest.M
     with Session(db) as s:  # and every one of them is in the database
         stored = {(kind, norm) for kind, norm in s.execute(select(CustomerAccount.kind, CustomerAccount.value_norm))}
     assert set().union(*offered) <= stored
+
+
+def test_sqlite_loads_the_same_frames_as_the_rows_give(sqlite_template: Path, tmp_path: Path) -> None:
+    """The JSON-array load of SQLite gives what the driver's rows give: values, nulls, types,
+    dates, booleans, text that needs escaping, and empty results."""
+    import shutil
+
+    from polars.testing import assert_frame_equal
+    from sqlalchemy import update
+
+    from services.cashapp.usecases import match as m
+    from shared.db import make_engine
+
+    path = tmp_path / "f.db"
+    shutil.copy(sqlite_template, path)
+    eng = make_engine(f"sqlite:///{path}")
+    _load_demo(eng)
+    odd = 'quote " back\\slash\nnew line, comma; Ünïcode ✓ \t tab \x01'
+    with unit_of_work(eng) as s:
+        first = s.execute(select(Receipt.id).order_by(Receipt.id)).scalars().first()
+        s.execute(update(Receipt).where(col(Receipt.id) == first)
+                  .values(remittance=odd, value_date=None, is_reversal=True, counterparty_name=None))
+    wheres = {"receipt": (m.RECEIPT_COLUMNS, "status IN (?, ?)", ("unmatched", "applied"), m._RECEIPT_TYPES),
+              "open_item": (m.ITEM_COLUMNS, "in_snapshot = ?", (True,), m._ITEM_TYPES),
+              "customer": (("customer_id", "customer_name"), "customer_id IS NOT NULL", (), {}),
+              "customer_account": (("customer_id", "kind", "value", "source"), "id IS NOT NULL", (), {})}
+    with Session(eng) as s:
+        conn = s.connection()
+        for table, (columns, where, params, types) in wheres.items():
+            fast = m._frame_sqlite(conn, table, columns, where, params, types)
+            rows = m._frame_rows(conn, table, columns, where, params, types)
+            assert fast.height > 0
+            assert_frame_equal(fast, rows)
+            none = m._frame_sqlite(conn, table, columns, "1 = 0", (), types)
+            assert none.height == 0 and none.schema == rows.schema
+        got = m._frame_sqlite(conn, "receipt", m.RECEIPT_COLUMNS, "id = ?", (first,), m._RECEIPT_TYPES)
+        assert got.row(0, named=True)["remittance"] == odd and got["is_reversal"].to_list() == [True]
+        assert got["value_date"].to_list() == [None] and got["counterparty_name"].to_list() == [None]
+    eng.dispose()
