@@ -62,7 +62,7 @@ def prepared(decisions: Iterator[D], size: int, prepare: Callable[[list[D]], B])
 
 def worth_writer_process(receipts: int, min_receipts: int) -> bool:
     """A writer process of its own? (enough receipts, a second core, and POSIX pipes to feed it)"""
-    if min_receipts < 0 or receipts < max(min_receipts, 1) or os.name != "posix":
+    if min_receipts < 0 or receipts < max(min_receipts, 1) or os.name != "posix" or not sys.executable:
         return False
     return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) >= 2
 
@@ -175,7 +175,8 @@ class WriterProcess:
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(rows_r), str(said_w)],
-                pass_fds=(rows_r, said_w), env=env, stdin=subprocess.DEVNULL)
+                pass_fds=(rows_r, said_w), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            # (its stderr is the caller's: a traceback there is the only word of a writer that died)
         except BaseException:
             for fd in (rows_r, rows_w, said_r, said_w):
                 os.close(fd)
