@@ -255,6 +255,22 @@ def _engine_decisions(engine: Engine) -> int:
                          .where(col(DecisionRow.run_id).is_not(None))).scalar_one()
 
 
+def break_engine_at(monkeypatch: pytest.MonkeyPatch, at: int) -> None:
+    """The engine of ``run_match`` raises ``MATCH_INVARIANT`` instead of its decision number ``at``."""
+    from services.cashapp.usecases import match as m
+    from shared.errors import DomainError
+
+    real = m.match_iter
+
+    def failing(*args: object, **kwargs: object) -> object:
+        for i, d in enumerate(real(*args, **kwargs)):  # type: ignore[arg-type]
+            if i == at:
+                raise DomainError("engine broke", code="MATCH_INVARIANT")
+            yield d
+
+    monkeypatch.setattr(m, "match_iter", failing)
+
+
 def _no_committer_left() -> bool:
     import threading
 
@@ -398,19 +414,10 @@ def test_a_commit_that_fails_stops_the_run_and_no_later_batch_is_committed(
 def test_an_error_while_deciding_stops_the_committer(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     import gc
 
-    from services.cashapp.usecases import match as m
     from shared.errors import DomainError
 
     as_of = _load_demo(db)
-    real = m.match_iter
-
-    def failing(*args: object, **kwargs: object) -> object:
-        for i, d in enumerate(real(*args, **kwargs)):  # type: ignore[arg-type]
-            if i == 20:
-                raise DomainError("engine broke", code="MATCH_INVARIANT")
-            yield d
-
-    monkeypatch.setattr(m, "match_iter", failing)
+    break_engine_at(monkeypatch, 20)
     with pytest.raises(DomainError, match="engine broke"):
         run_match(db, default_rules(), as_of, batch_size=7)
     assert _no_committer_left() and gc.isenabled()

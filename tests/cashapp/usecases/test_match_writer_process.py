@@ -30,7 +30,7 @@ from services.cashapp.usecases.match import run_match
 from services.cashapp.usecases.match_behind import MatchWriterError, WriterProcess, worth_writer_process
 from services.cashapp.usecases.match_write import write_batch
 from shared.errors import Conflict, DomainError
-from tests.cashapp.usecases.test_match_apply import DATA, _engine_decisions, _load_demo
+from tests.cashapp.usecases.test_match_apply import DATA, _engine_decisions, _load_demo, break_engine_at
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the writer process is fed through POSIX pipes")
 
@@ -136,15 +136,7 @@ def test_a_commit_that_fails_in_the_writer_stops_the_run(db: Engine, writers: li
 
 def test_an_error_while_deciding_lets_the_writer_commit_what_it_was_given(
         db: Engine, writers: list, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = m.match_iter
-
-    def failing(*args: object, **kwargs: object) -> object:
-        for i, d in enumerate(real(*args, **kwargs)):  # type: ignore[arg-type]
-            if i == 20:
-                raise DomainError("engine broke", code="MATCH_INVARIANT")
-            yield d
-
-    monkeypatch.setattr(m, "match_iter", failing)
+    break_engine_at(monkeypatch, 20)
     with pytest.raises(DomainError, match="engine broke"):
         _run(db)
     assert _engine_decisions(db) == 14 and _ended(writers)  # the batches handed over before the error
