@@ -103,7 +103,7 @@ def _match(
     credits = receipts.filter((pl.col("amount_minor") > 0) & ~pl.col("is_reversal"))
     # First the receipts whose exact references settle them on their own (no one else names their
     # documents), then everything else in (booking date, receipt id) order against what is left open.
-    decided, gather = first_pass(credits, open_items, customers, accounts, rules)
+    decided, gather = first_pass(credits, open_items, customers, accounts, rules, early=settled_first)
     ids = receipts["receipt_id"].to_list()
     if settled_first:
         yield from (decided[rid] for rid in ids if rid in decided)

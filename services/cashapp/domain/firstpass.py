@@ -29,12 +29,14 @@ def first_pass(
     customers: pl.DataFrame,
     accounts: pl.DataFrame,
     rules: RuleSet,
+    early: bool = False,
 ) -> tuple[dict[int, Decision], Callable[[], tuple[dict[int, Evidence], Context]]]:
     """Vectorised evidence for all credits; the receipts exact references settle are decided here.
 
-    Answers those decisions at once, and a function that gathers the evidence of every other
-    credit (payer names, above all) and the run context whose book holds what those decisions
-    left open.
+    Answers those decisions, and a function that gathers the evidence of every other credit and
+    the run context whose book holds what those decisions left open. With ``early`` the decisions
+    come as soon as they are made and the payer names are compared in that function; otherwise
+    the names are compared while the fuzzy reference search runs (the whole pass takes less).
     """
     acc = (
         payer_accounts(credits, accounts)
@@ -49,17 +51,22 @@ def first_pass(
         else None
     )
     search = ReferenceSearch(credits, open_items, rules, acc)
+
+    def names() -> pl.DataFrame:
+        # Payer names are compared only where needed: no exact reference explains the amount and
+        # the payer account does not name the customer.
+        named = credits.filter(~pl.col("receipt_id").is_in(search.settled.implode()))
+        named = named.filter(~pl.col("receipt_id").is_in(acc["receipt_id"].implode()))
+        return payer_names(named, customers, accounts, rules, names_query)
+
+    compared = None if early else names()
     found = search.result()
     fast = sole_exact(credits, found.hits, open_items, rules)
     decided, cleared = fast_decisions(fast, credits, found.hits, acc, open_items, rules.version)
 
     def gather() -> tuple[dict[int, Evidence], Context]:
-        # Payer names are compared only where needed: no exact reference explains the amount and
-        # the payer account does not name the customer.
-        named = credits.filter(~pl.col("receipt_id").is_in(search.settled.implode()))
-        named = named.filter(~pl.col("receipt_id").is_in(acc["receipt_id"].implode()))
-        names = payer_names(named, customers, accounts, rules, names_query)
-        return _gathered(credits, open_items, rules, acc, found.hits, fast, cleared, names)
+        by_name = names() if compared is None else compared
+        return _gathered(credits, open_items, rules, acc, found.hits, fast, cleared, by_name)
 
     return decided, gather
 
