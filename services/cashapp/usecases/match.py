@@ -153,7 +153,9 @@ def run_match(engine: Engine, rules: RuleSet, as_of: date, batch_size: int = 10_
 
     ``batch_size`` decisions a transaction: each batch rewrites the pages of the open items it
     reduces, spread over the whole table, so fewer and larger batches write less (10,000 ran
-    faster than 5,000 on the bench world).
+    faster than 5,000 on the bench world). A run of at least ``writer_process_min`` receipts
+    writes in a writer process of its own, on a machine with a second core (-1: never; see
+    :mod:`match_behind`).
     """
     summary = MatchSummary()
     with _gc_paused(), ExitStack() as stack:

@@ -231,6 +231,11 @@ def _load_demo(engine: Engine) -> date:
         load_file(s, "open_items", DATA / "open_items.csv")
     for f in sorted((DATA / "statements").iterdir()):
         assert ingest_path(engine, f).status == "imported"
+    return demo_as_of()
+
+
+def demo_as_of() -> date:
+    """The day the demo world is matched as of."""
     return date.fromisoformat(json.loads((DATA / "demo.json").read_text())["as_of"])
 
 

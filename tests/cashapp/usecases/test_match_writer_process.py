@@ -10,10 +10,8 @@ the writer process's own.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ from services.cashapp.usecases.match import run_match
 from services.cashapp.usecases.match_behind import MatchWriterError, WriterProcess, worth_writer_process
 from services.cashapp.usecases.match_write import write_batch
 from shared.errors import Conflict, DomainError
-from tests.cashapp.usecases.test_match_apply import DATA, _engine_decisions, _load_demo, break_engine_at
+from tests.cashapp.usecases.test_match_apply import _engine_decisions, _load_demo, break_engine_at, demo_as_of
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the writer process is fed through POSIX pipes")
 
@@ -64,10 +62,6 @@ def _unmatched(engine: Engine) -> int:
 
 def _run(engine: Engine) -> Any:
     return run_match(engine, default_rules(), _load_demo(engine), batch_size=7, writer_process_min=0)
-
-
-def _as_of() -> date:
-    return date.fromisoformat(json.loads((DATA / "demo.json").read_text())["as_of"])
 
 
 def _writes_where(session: Session, batch: Any) -> None:
@@ -111,7 +105,7 @@ def test_a_batch_that_fails_in_the_writer_rolls_back_alone(db: Engine, writers: 
                 == s.execute(select(func.count()).select_from(Outbox)).scalar_one())
     monkeypatch.undo()
     left = _unmatched(db)
-    again = run_match(db, default_rules(), _as_of(), batch_size=7, writer_process_min=0)
+    again = run_match(db, default_rules(), demo_as_of(), batch_size=7, writer_process_min=0)
     assert again.receipts == left and _unmatched(db) == 0
 
 
