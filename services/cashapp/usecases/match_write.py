@@ -104,7 +104,7 @@ def prepare_batch(batch: list[Any], info: dict[int, dict], open_now: dict[int, i
                 learned.append((d.customer_id, rec))
         elif d.status == "exception":
             summary.exceptions += 1
-            out.exceptions.append((i, rid, d.exception_reason or "NO_CANDIDATE"))
+            out.exceptions.append((i, rid, str(d.exception_reason or "NO_CANDIDATE")))
         else:
             summary.ignored += 1
     out.aliases = _aliases_of(learned)
@@ -235,8 +235,9 @@ def _insert_decisions(conn: Any, rows: list[tuple]) -> list[int]:
 
 def _decision_row(d: Any, rec: dict, run_id: int | None, now: Any) -> tuple:
     return (
-        d.receipt_id, run_id, d.status, d.customer_id, d.rule_id, d.ruleset_version, float(d.score),
-        d.reason, d.exception_reason, rec["amount_minor"], d.applied_minor, d.fee_minor,
+        # (plain values only: a batch unpickled in the writer process imports no engine module)
+        d.receipt_id, run_id, str(d.status), d.customer_id, d.rule_id, d.ruleset_version, float(d.score),
+        d.reason, None if d.exception_reason is None else str(d.exception_reason), rec["amount_minor"], d.applied_minor, d.fee_minor,
         d.writeoff_minor, d.unapplied_minor, d.short_minor, str(d.residual_class),
         json.dumps([_plain(s) for s in d.suggestions], default=str) if d.suggestions else "[]",
         True, "engine", now,

@@ -210,3 +210,31 @@ def test_worth_writer_process() -> None:
     assert not worth_writer_process(0, 0)  # nothing to write
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     assert worth_writer_process(5_000, 5_000) == (cores >= 2)
+
+
+def test_a_batch_unpickles_without_the_engine(db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer imports only what writes: a batch holding an engine value (an enum of the domain)
+    would import the engine and polars there on its first batch, a few tenths of a second late."""
+    import pickle
+    import sys
+
+    seen: list[Any] = []
+    real = m.prepared
+
+    def keep(*args: Any) -> Any:
+        for item in real(*args):
+            seen.append(item)
+            yield item
+
+    monkeypatch.setattr(m, "prepared", keep)
+    run_match(db, default_rules(), _load_demo(db), batch_size=7, writer_process_min=-1)
+    batches = [b for _, b in seen]
+    assert any(b.exceptions for b in batches) and any(b.allocations for b in batches)
+    (tmp_path / "batches.pickle").write_bytes(pickle.dumps(seen, protocol=pickle.HIGHEST_PROTOCOL))
+    check = ("import pickle, sys; import services.cashapp.usecases.match_write; "
+             f"pickle.loads(open({str(tmp_path / 'batches.pickle')!r}, 'rb').read()); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'polars' "
+             "or m.startswith('services.cashapp.domain')))")
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    assert out.stdout.strip() == "[]", out.stdout
