@@ -34,7 +34,7 @@ from services.cashapp.usecases.match_behind import (
     write_behind,
     write_inline,
 )
-from services.cashapp.usecases.match_write import Batch, MatchSummary, prepare_batch, write_batch
+from services.cashapp.usecases.match_write import Batch, MatchSummary, ReceiptInfo, prepare_batch, write_batch
 from services.recon.cheques import match_open_deposits
 from shared.db import driver_sql, unit_of_work
 
@@ -176,9 +176,9 @@ def run_match(engine: Engine, rules: RuleSet, as_of: date, batch_size: int = 10_
             session.flush()
             summary.run_id = run.id
             summary.held = _queue_held(session)
-        info = {row["receipt_id"]: row for row in receipts.select(
-            "receipt_id", "currency", "booking_date", "amount_minor", "counterparty_account",
-            "counterparty_name", "account", "bank_reference").iter_rows(named=True)}
+        # (tuples from whole columns: a dict a row took a tenth of the run's first second)
+        columns = [receipts[c].to_list() for c in ("receipt_id", *ReceiptInfo._fields)]
+        info = dict(zip(columns[0], map(ReceiptInfo._make, zip(*columns[1:], strict=True)), strict=True))
         open_now = dict(zip(items["item_id"].to_list(), items["open_amount_minor"].to_list(), strict=True))
         # The decisions the first pass settles come first: writing starts while the rest are decided.
         decisions = (match_iter(receipts, items, customers, accounts, rules, as_of, settled_first=True)

@@ -12,7 +12,7 @@ import functools
 import json
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
@@ -42,6 +42,18 @@ class MatchSummary:
         return self.auto / applicable if applicable else 0.0
 
 
+class ReceiptInfo(NamedTuple):
+    """What writing a receipt's decision needs of the receipt itself."""
+
+    amount_minor: int
+    currency: str
+    booking_date: Any  # date
+    account: str
+    bank_reference: str | None
+    counterparty_account: str | None
+    counterparty_name: str | None
+
+
 @dataclass(slots=True)
 class Batch:
     """One batch of decisions as rows, made before its transaction: all but the new ids.
@@ -60,7 +72,7 @@ class Batch:
     aliases: list[tuple[str, str, str, str]]
 
 
-def prepare_batch(batch: list[Any], info: dict[int, dict], open_now: dict[int, int], run_id: int | None,
+def prepare_batch(batch: list[Any], info: dict[int, ReceiptInfo], open_now: dict[int, int], run_id: int | None,
                   summary: MatchSummary, taught: set[tuple[str, str]] | None = None) -> Batch:
     """The rows of a batch of decisions, without touching the database; counts them in ``summary``.
 
@@ -82,7 +94,7 @@ def prepare_batch(batch: list[Any], info: dict[int, dict], open_now: dict[int, i
         opens.append((before - delta, item_id, before))
         open_now[item_id] = before - delta
     out = Batch(now, opens, [], [], [], [], [], [])
-    learned: list[tuple[str, dict]] = []
+    learned: list[tuple[str, ReceiptInfo]] = []
     by_rule, applied = summary.by_rule, summary.applied_minor
     for i, d in enumerate(batch):
         rid = d.receipt_id
@@ -92,13 +104,13 @@ def prepare_batch(batch: list[Any], info: dict[int, dict], open_now: dict[int, i
         by_rule[d.rule_id or "-"] = by_rule.get(d.rule_id or "-", 0) + 1
         if d.status == "auto":
             summary.auto += 1
-            ccy, booked = rec["currency"], rec["booking_date"]
+            ccy, booked = rec.currency, rec.booking_date
             applied[ccy] = applied.get(ccy, 0) + d.applied_minor
             for a in d.allocations:
                 out.allocations.append((i, rid, a.item_id, a.customer_id, a.document_number, ccy,
                                         a.amount_minor, booked, now))
                 out.payloads.append(allocation_json_parts(
-                    a.amount_minor, ccy, rec["account"], rec["bank_reference"], a.customer_id,
+                    a.amount_minor, ccy, rec.account, rec.bank_reference, a.customer_id,
                     a.document_number, booked, a.item_id, rid))
             if (d.rule_id or "").startswith(LEARN_FROM_RULES) and d.customer_id:
                 learned.append((d.customer_id, rec))
@@ -233,11 +245,12 @@ def _insert_decisions(conn: Any, rows: list[tuple]) -> list[int]:
     return [by_receipt[r[0]] for r in rows]
 
 
-def _decision_row(d: Any, rec: dict, run_id: int | None, now: Any) -> tuple:
+def _decision_row(d: Any, rec: ReceiptInfo, run_id: int | None, now: Any) -> tuple:
     return (
         # (plain values only: a batch unpickled in the writer process imports no engine module)
         d.receipt_id, run_id, str(d.status), d.customer_id, d.rule_id, d.ruleset_version, float(d.score),
-        d.reason, None if d.exception_reason is None else str(d.exception_reason), rec["amount_minor"], d.applied_minor, d.fee_minor,
+        d.reason, None if d.exception_reason is None else str(d.exception_reason), rec.amount_minor,
+        d.applied_minor, d.fee_minor,
         d.writeoff_minor, d.unapplied_minor, d.short_minor, str(d.residual_class),
         json.dumps([_plain(s) for s in d.suggestions], default=str) if d.suggestions else "[]",
         True, "engine", now,
@@ -266,12 +279,12 @@ def _alias_norm(kind: str, value: str) -> str:
     return normalize_account(value) if kind == "iban" else " ".join(value.upper().split())
 
 
-def _aliases_of(learned: list[tuple[str, dict]]) -> list[tuple[str, str, str, str]]:
+def _aliases_of(learned: list[tuple[str, ReceiptInfo]]) -> list[tuple[str, str, str, str]]:
     """(customer, kind, value, normalised value) of the payer's account and name, in order."""
     norms: dict[tuple[str, str], str] = {}  # a payer pays many documents: normalised once
     out = []
     for cid, rec in learned:
-        for kind, value in (("iban", rec.get("counterparty_account")), ("name", rec.get("counterparty_name"))):
+        for kind, value in (("iban", rec.counterparty_account), ("name", rec.counterparty_name)):
             if value:
                 norm = norms.get((kind, value))
                 if norm is None:
