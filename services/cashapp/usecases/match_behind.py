@@ -18,6 +18,7 @@ The batches come as (decisions in the batch, prepared rows): :func:`prepared`.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import pickle
@@ -276,6 +277,10 @@ def _writer_main(rows_fd: int, said_fd: int) -> None:
         while (item := pickle.loads(rows.recv_bytes())) is not None:  # EOFError: the parent is gone
             yield item
 
+    # Each batch unpickles into tens of thousands of small tuples, and writing it makes as many
+    # again: the cyclic collector would walk them over and over, for nothing (they go with their
+    # batch, by reference counting). A process of its own, for one run: off for its life.
+    gc.disable()
     engine = None
     try:
         url, where = pickle.loads(rows.recv_bytes())
