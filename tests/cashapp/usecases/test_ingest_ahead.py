@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -257,6 +258,14 @@ def test_a_child_that_dies_at_once_quarantines_every_file(db: Engine, tmp_path: 
     assert multiprocessing.active_children() == []
 
 
+def _children_once_settled(expected: int, timeout: float = 10.0) -> list[Any]:
+    """The live children, once there are ``expected`` of them (or the timeout has passed)."""
+    end = time.monotonic() + timeout
+    while len(alive := multiprocessing.active_children()) != expected and time.monotonic() < end:
+        time.sleep(0.02)
+    return alive
+
+
 def test_stopping_early_stops_the_child(db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_prepare = ingest_ahead.prepare
 
@@ -271,9 +280,12 @@ def test_stopping_early_stops_the_child(db: Engine, tmp_path: Path, monkeypatch:
     files[1].write_text(mt940(account="SLOW"))
     t0 = time.monotonic()
     results = ingest_paths(db, files, parse_ahead_bytes=1)
-    assert next(results).status == "imported"
-    assert len(multiprocessing.active_children()) == 1  # busy with the slow file
-    results.close()
+    try:
+        assert next(results).status == "imported"
+        # busy with the slow file (the other child, done with its file, is on its way out)
+        assert len(_children_once_settled(1)) == 1
+    finally:
+        results.close()  # (also when an assert above fails: no child left asleep for the next test)
     assert multiprocessing.active_children() == []
     with pytest.raises(RuntimeError), IngestBatch(db, files, parse_ahead_bytes=1) as batch:
         batch.ingest(0)
