@@ -101,20 +101,21 @@ def _frame_sqlite(conn: Any, table: str, columns: tuple[str, ...], where: str, p
         arrays = cur.execute(sql, params).fetchone()
     finally:
         cur.close()
-    series = []
-    for name, text in zip(columns, arrays, strict=True):
+    if arrays[0] == "[]":  # no rows (exploding an empty list would give one null)
+        return pl.DataFrame({name: [] for name in columns}, schema={
+            name: types.get(name, pl.Utf8) for name in columns})
+    decoded = []
+    for name in columns:  # one expression a column: polars decodes them side by side
         t = types.get(name, pl.Utf8)
         raw = pl.Utf8 if t == pl.Date else pl.Int64 if t == pl.Boolean else t  # as SQLite stores them
-        if text == "[]":  # (exploding an empty list would give one null)
-            s = pl.Series(name, [], dtype=raw)
-        else:
-            s = pl.Series(name, [text]).str.json_decode(pl.List(raw)).explode()
+        e = pl.col(name).str.json_decode(pl.List(raw)).explode()
         if t == pl.Date:
-            s = s.str.to_date("%Y-%m-%d")
+            e = e.str.to_date("%Y-%m-%d")
         elif t == pl.Boolean:
-            s = s.cast(pl.Boolean)
-        series.append(s.alias(name))
-    return pl.DataFrame(series)
+            e = e.cast(pl.Boolean)
+        decoded.append(e.alias(name))
+    return pl.DataFrame({name: [text] for name, text in zip(columns, arrays, strict=True)},
+                        schema=dict.fromkeys(columns, pl.Utf8)).select(decoded)
 
 
 _RECEIPT_TYPES = {"id": pl.Int64, "amount_minor": pl.Int64, "booking_date": pl.Date,
