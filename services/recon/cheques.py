@@ -14,7 +14,7 @@ the state in ``extra_json`` and records every step in the audit log (where it ex
   originals, open amounts restored, reversals queued for the ERP), flags the customer and opens
   an exception.
 * A later cheque log that repeats a known cheque with a new status moves it forward
-  (:func:`apply_log_updates`); a move backwards refuses the whole file.
+  (``services.recon.cheque_log``); a move backwards refuses the whole file.
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ from services.cashapp.models import (
     utcnow,
 )
 from services.recon.models import CustomerFlag
-from shared.errors import Conflict, ImportRefused, NotFound, ValidationError
-from shared.statements.model import BankLine
+from shared.errors import Conflict, NotFound, ValidationError
 
 CHEQUE_CODE = "CHEQUE"
 RETURNED_REASON = "CHEQUE_RETURNED"
@@ -56,7 +55,7 @@ class ChequeStatus(StrEnum):
 
 # Forward moves only. A cleared cheque can still come back: banks credit cheques "subject to
 # collection" and a return may arrive after the AR team logged the credit as cleared.
-_NEXT: dict[str, frozenset[str]] = {
+NEXT_STATUSES: dict[str, frozenset[str]] = {
     ChequeStatus.RECEIVED: frozenset({ChequeStatus.DEPOSITED, ChequeStatus.CLEARED, ChequeStatus.RETURNED}),
     ChequeStatus.DEPOSITED: frozenset({ChequeStatus.CLEARED, ChequeStatus.RETURNED}),
     ChequeStatus.CLEARED: frozenset({ChequeStatus.RETURNED}),
@@ -386,39 +385,3 @@ def held_post_dated(session: Session, today: date) -> list[Receipt]:
     rows = session.execute(select(Receipt).where(col(Receipt.transaction_code) == CHEQUE_CODE)).scalars()
     held = [r for r in rows if cheque_extra(r) and not is_releasable(r, today)]
     return sorted(held, key=lambda r: (cheque_date(r) or today, r.id or 0))
-
-
-def apply_log_updates(session: Session, statement_lines: list[tuple[BankLine, str]], *,
-                      on: date | None = None, actor: str = "cheque_log") -> int:
-    """Apply the status a later cheque log gives cheques already stored (by line key).
-
-    ``deposited`` / ``cleared`` are recorded; ``returned`` reverses the applications
-    (:func:`return_cheque`, dated ``on``, default today). A move backwards (``cleared`` ->
-    ``received``) or away from ``returned`` refuses the whole file
-    (``RECON_CHEQUE_BAD_TRANSITION``) before anything changes. Returns how many cheques moved.
-    """
-    wanted = {key: line for line, key in statement_lines if line.extra.get("status") and "cheque_number" in line.extra}
-    stored: dict[str, Receipt] = {}
-    keys = list(wanted)
-    for i in range(0, len(keys), 900):
-        stored.update((r.line_key, r) for r in session.execute(
-            select(Receipt).where(col(Receipt.line_key).in_(keys[i:i + 900]))).scalars())
-    moves: list[tuple[Receipt, ChequeStatus]] = []
-    for key, line in wanted.items():
-        extra = cheque_extra(stored[key]) if key in stored else None
-        old, new = (extra or {}).get("status"), str(line.extra["status"])
-        if extra is None or old == new:
-            continue
-        if new not in _NEXT.get(str(old), frozenset()):
-            raise ImportRefused(
-                f"cheque {line.bank_reference} cannot go from {old} to {new}",
-                code="RECON_CHEQUE_BAD_TRANSITION", cheque=line.bank_reference, status_was=old, status=new)
-        moves.append((stored[key], ChequeStatus(new)))
-    day = on or utcnow().date()
-    for receipt, status in moves:
-        rid = int(receipt.id)  # type: ignore[arg-type]
-        if status == ChequeStatus.RETURNED:
-            return_cheque(session, rid, returned_on=day, reason="returned (cheque log)", actor=actor)
-        else:
-            set_status(session, rid, status, actor=actor, status_source="cheque_log", logged_on=day.isoformat())
-    return len(moves)

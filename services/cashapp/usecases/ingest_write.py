@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from services.cashapp.models import IntegrityStatus, Receipt, ReceiptStatus, StatementRow, utcnow
 from services.cashapp.usecases.ingest_prepare import AMOUNT, CURRENCY, KEY, LINE_COLUMNS, PreparedStatement
-from services.recon.cheques import apply_log_updates
+from services.recon.cheque_log import apply_log_updates, return_first_seen
 from shared.db import bulk_insert, select_in
 from shared.errors import ImportRefused
 from shared.money import format_minor
@@ -152,6 +152,11 @@ class FileImport:
                 self.result.lines_skipped += len(rows) - stored
                 rows = _first_of(rows, {k for (k,) in sql.rows(conn, sql.line_keys, (statement_id,))})
                 conn.exec_driver_sql(sql.set_lines_count, (len(rows), statement_id))
+        if st.cheque_lines and rows:
+            # A cheque a log names for the first time as returned is no cash: never matched.
+            new = {r[KEY] for r in rows}
+            return_first_seen(self.session, [(ln, r[KEY]) for ln, r in zip(st.cheque_lines, st.rows, strict=True)
+                                             if r[KEY] in new])
         _add_totals(self.result.totals, rows)
         self.result.lines += len(rows)
         self.result.statements += 1

@@ -219,3 +219,31 @@ def test_cleared_then_returned_is_a_return(db: Engine, world: World, tmp_path: P
     assert ingest(db, tmp_path, "log2-again.csv", cheque_log({"2002": "cleared"})).reason == "DUPLICATE_FILE"
     late = ingest(db, tmp_path, "log4.csv", cheque_log({"1001": "deposited", "2002": "cleared"}))
     assert (late.status, late.reason) == ("quarantined", "RECON_CHEQUE_BAD_TRANSITION")
+
+
+def test_a_cheque_first_seen_returned_is_never_applied(db: Engine, world: World, tmp_path: Path) -> None:
+    # The first log that names cheque 2002 already calls it returned: it bounced before anyone
+    # logged it received. It is no cash: the matcher must not apply it (its invoice stays open);
+    # it goes to a person as a returned cheque, like one that bounced after it was applied.
+    seed(world)
+    result = ingest(db, tmp_path, "log1.csv", cheque_log({"2002": "returned"}))
+    assert result.status == "imported"
+    ids = cheque_ids(db)
+    got = extra(db, ids["2002"])
+    assert (got["status"], got["_status"]) == ("returned", "exception")
+    assert got["returned_on"] == (today() - timedelta(days=5)).isoformat()  # the day the log books it
+    summary = run_match(db, default_rules(), today())
+    assert summary.auto == 2  # 1001 and 3003, not 2002
+    assert open_amounts(db)["INV-2026-000202"] == 25000
+    assert allocations(db, ids["2002"]) == []
+    with Session(db) as s:
+        item = s.execute(select(ExceptionItem).where(
+            ExceptionItem.receipt_id == ids["2002"])).scalar_one()  # type: ignore[arg-type]
+        assert (item.reason, item.status) == ("CHEQUE_RETURNED", "open")
+        actions = [r.action for r in audit.rows(s) if r.entity_id == str(ids["2002"])]
+        assert actions == ["cheque.returned", "cheque.reversed"]
+    # A later log repeating it as returned changes nothing; one calling it received is refused.
+    again = ingest(db, tmp_path, "log2.csv", cheque_log({"2002": "returned", "1001": "deposited"}))
+    assert (again.status, again.lines_updated) == ("imported", 1)
+    back = ingest(db, tmp_path, "log3.csv", cheque_log({"1001": "deposited"}))
+    assert (back.status, back.reason) == ("quarantined", "RECON_CHEQUE_BAD_TRANSITION")
