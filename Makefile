@@ -25,7 +25,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check services shared tests
-	$(BIN)/mypy services shared
+	$(BIN)/mypy services shared tests/bench
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

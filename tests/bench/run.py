@@ -186,8 +186,8 @@ def _print_api(r: dict[str, Any]) -> None:
           f" {w['seconds']:.1f} s = {w['receipts_per_s']:,.0f} receipts/s, {w['erp_documents']:,} ERP documents")
 
 
-PHASES = {"parse": phase_parse, "import": phase_import, "pipeline": phase_pipeline,
-          "recon": phase_recon, "api": phase_api}
+PHASES: dict[str, Callable[..., dict[str, Any]]] = {
+    "parse": phase_parse, "import": phase_import, "pipeline": phase_pipeline, "recon": phase_recon, "api": phase_api}
 
 
 # Speed figures are the median of a few runs: this machine's speed drifts by a fifth over minutes.
