@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -94,11 +94,24 @@ class StatementRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+# Cheques are the bank lines of cheque logs (``services.recon.cheques``). Written out as a literal in
+# the queries that look for them: a partial index serves a query only when its condition is there
+# as such (a bound parameter is not).
+CHEQUE_CODE = "CHEQUE"
+CHEQUE_WHERE = f"transaction_code = '{CHEQUE_CODE}'"
+
+
 class Receipt(SQLModel, table=True):
     """Every bank line. Credits are receipts for the matcher; debits are kept and ignored."""
 
     __tablename__ = "receipt"
-    __table_args__ = (Index("ix_receipt_status_date", "status", "booking_date"),)
+    __table_args__ = (
+        Index("ix_receipt_status_date", "status", "booking_date"),
+        # Cheques only (a partial index: other bank lines never enter it, and their inserts stay
+        # as cheap): deposit matching looks them up by account and date on every match run.
+        Index("ix_receipt_cheque", "account", "currency", "booking_date",
+              sqlite_where=text(CHEQUE_WHERE), postgresql_where=text(CHEQUE_WHERE)),
+    )
     id: int | None = Field(default=None, primary_key=True)
     statement_id: int = Field(foreign_key="statement.id", index=True)
     line_key: str = Field(max_length=64, unique=True)

@@ -26,10 +26,12 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import func, inspect, or_, select, text
 from sqlmodel import Session, col
 
 from services.cashapp.models import (
+    CHEQUE_CODE,
+    CHEQUE_WHERE,
     Allocation,
     DecisionRow,
     ExceptionItem,
@@ -41,9 +43,9 @@ from services.cashapp.models import (
 from services.recon.models import CustomerFlag
 from shared.errors import Conflict, NotFound, ValidationError
 
-CHEQUE_CODE = "CHEQUE"
 RETURNED_REASON = "CHEQUE_RETURNED"
 MAX_DEPOSIT_CANDIDATES = 40  # beyond this a subset search is neither fast nor trustworthy
+DEPOSIT_WINDOW_DAYS = 30  # a deposit line credits cheques received at most this many days before it
 
 
 class ChequeStatus(StrEnum):
@@ -193,7 +195,7 @@ def _candidates(session: Session, deposit: Receipt, window_days: int) -> list[Re
     rows = session.execute(
         select(Receipt).where(
             col(Receipt.account) == deposit.account, col(Receipt.currency) == deposit.currency,
-            col(Receipt.transaction_code) == CHEQUE_CODE, col(Receipt.id) != deposit.id,
+            text(CHEQUE_WHERE), col(Receipt.id) != deposit.id,
             col(Receipt.booking_date) <= deposit.booking_date, col(Receipt.booking_date) >= since,
         ).order_by(col(Receipt.booking_date), col(Receipt.id))
     ).scalars()
@@ -234,7 +236,7 @@ def unique_subset(amounts: list[int], target: int) -> tuple[str, tuple[int, ...]
     return ("matched", subset) if count == 1 else ("ambiguous", ())
 
 
-def match_deposit(session: Session, deposit_id: int, *, window_days: int = 30,
+def match_deposit(session: Session, deposit_id: int, *, window_days: int = DEPOSIT_WINDOW_DAYS,
                   actor: str = "system") -> DepositMatch:
     """Match a deposit bank line to the undeposited cheques it credits; mark them deposited.
 
@@ -267,13 +269,19 @@ def match_open_deposits(session: Session, *, actor: str = "matcher") -> list[Dep
     """Try :func:`match_deposit` on every unmatched credit line of an account holding undeposited
     cheques, oldest first, so the matcher never applies a deposit's money a second time.
 
-    Costs one query when there is no cheque at all.
+    Reads only the cheques a deposit line still unmatched could credit (received at most
+    :data:`DEPOSIT_WINDOW_DAYS` before the oldest such line), through the cheques' own index:
+    two index lookups when there is nothing to do, however long the history.
     """
+    r = Receipt.__table__  # type: ignore[attr-defined]
+    oldest = session.execute(select(func.min(r.c.booking_date)).where(
+        r.c.status == ReceiptStatus.UNMATCHED)).scalar()  # (ix_receipt_status_date: no scan)
+    if oldest is None:
+        return []
     open_by_account: dict[tuple[str, str], tuple[date, int]] = {}  # -> (first received, total)
     for account, currency, booked, amount, extra_json in session.execute(
-        select(col(Receipt.account), col(Receipt.currency), col(Receipt.booking_date),
-               col(Receipt.amount_minor), col(Receipt.extra_json))
-        .where(col(Receipt.transaction_code) == CHEQUE_CODE)
+        select(r.c.account, r.c.currency, r.c.booking_date, r.c.amount_minor, r.c.extra_json)
+        .where(text(CHEQUE_WHERE), r.c.booking_date >= oldest - timedelta(days=DEPOSIT_WINDOW_DAYS))
     ):
         if _undeposited(json.loads(extra_json or "{}")):
             first, total = open_by_account.get((account, currency), (booked, 0))
@@ -382,6 +390,6 @@ def return_cheque(session: Session, receipt_id: int, *, returned_on: date, reaso
 
 def held_post_dated(session: Session, today: date) -> list[Receipt]:
     """Cheques that may not be released yet (post-dated beyond ``today``), oldest date first."""
-    rows = session.execute(select(Receipt).where(col(Receipt.transaction_code) == CHEQUE_CODE)).scalars()
+    rows = session.execute(select(Receipt).where(text(CHEQUE_WHERE))).scalars()
     held = [r for r in rows if cheque_extra(r) and not is_releasable(r, today)]
     return sorted(held, key=lambda r: (cheque_date(r) or today, r.id or 0))

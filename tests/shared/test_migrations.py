@@ -25,6 +25,24 @@ def test_customer_lookups_use_the_unique_indexes_only(db: Engine) -> None:
     assert "ix_open_item_customer_id" not in names["open_item"]
 
 
+def test_cheques_have_a_partial_index_that_deposit_matching_uses(db: Engine) -> None:
+    from sqlalchemy import text
+
+    from services.cashapp.models import CHEQUE_WHERE
+
+    with db.connect() as conn:
+        if db.dialect.name == "sqlite":
+            (sql,) = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'ix_receipt_cheque'")).one()
+            plan = " ".join(str(r[-1]) for r in conn.execute(text(
+                "EXPLAIN QUERY PLAN SELECT id FROM receipt WHERE account = 'A' AND currency = 'EUR' "
+                f"AND {CHEQUE_WHERE} AND booking_date >= '2026-01-01'")))
+            assert "ix_receipt_cheque" in plan, plan
+        else:
+            (sql,) = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_receipt_cheque' "
+                                       "AND schemaname = current_schema()")).one()
+    assert "CHEQUE" in sql and "WHERE" in sql.upper()
+
+
 def test_down_to_the_first_revision_and_up_again(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     engine = make_engine(url)
