@@ -16,7 +16,7 @@ from typing import NamedTuple
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from services.cashapp.domain.normalize import account_expr, name_expr, normalize_account
+from services.cashapp.domain.normalize import account_expr, cut_legal_forms, name_expr, normalize_account
 from services.cashapp.domain.rules import RuleSet
 
 ACCOUNT_SCHEMA = {"receipt_id": pl.Int64, "customer_id": pl.Utf8, "source": pl.Utf8}
@@ -91,7 +91,7 @@ def _block_keys(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Blocking keys of each name (``id, norm`` in, ``id, key`` out): the first four letters of each
     word (whole word when shorter), and the name without one of its words (``~summit`` for ``smumit
     technologies`` and ``summit technologies`` alike), so a typo in one word still meets the name
-    through the others."""
+    through the others; and the whole name the same way, so a name with one word more meets it."""
     words = frame.select("id", pl.col("norm").str.split(" ").alias("w"))
     prefixes = words.select("id", pl.col("w").list.eval(pl.element().str.slice(0, 4)).alias("key")).explode("key")
     multi = (
@@ -101,7 +101,11 @@ def _block_keys(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
     rest = pl.concat_list(pl.col("w").list.slice(0, pl.col("i")), pl.col("w").list.slice(pl.col("i") + 1))
     drop_one = multi.select("id", ("~" + rest.list.join(" ")).alias("key"))
-    keys = pl.concat([prefixes, drop_one])
+    # The whole name under the same kind of key: it meets the names that are it plus one word
+    # (a payer name with the start of a legal form the bank cut off, a customer's extra word).
+    whole = words.filter(pl.col("w").list.len() < _DROP_ONE_MAX_WORDS).select(
+        "id", ("~" + pl.col("w").list.join(" ")).alias("key"))
+    keys = pl.concat([prefixes, drop_one, whole])
     return keys.filter(pl.col("key").str.len_chars() >= 2).unique()
 
 
@@ -114,14 +118,20 @@ class _Pairs(NamedTuple):
     nid: list[int]
 
 
-def _pairs(payer_norms: pl.DataFrame, ref: pl.DataFrame, keyed: pl.DataFrame, max_freq: int) -> _Pairs:
+def _pairs(payer_norms: pl.DataFrame, ref: pl.DataFrame, keyed: pl.DataFrame, max_freq: int,
+           cut_forms: frozenset[str] = frozenset()) -> _Pairs:
     # ``keyed``: ``id, key, f`` of the reference names (see ReferenceNames). Names are numbered in
     # sorted order, so pairs of numbers sort like pairs of names (cheaply).
     names = ref.select("norm").unique().sort("norm")
     payers = payer_norms.select("norm").unique().sort("norm").with_row_index("id")
+    # A payer name whose last word looks like the start of a legal form the bank cut off gets the
+    # keys of the name without it as well: with a typo in another word, it still meets the name.
+    last = pl.col("norm").str.extract(r" ([a-z0-9]+)$")
+    heads = payers.filter(last.is_in(list(cut_forms))).select("id", pl.col("norm").str.replace(r" [a-z0-9]+$", ""))
     # Keys shared by many names (like "tech" or "hand") say little and cost much: not used.
     rkeys = keyed.filter(pl.col("f") <= max_freq).select("id", "key")
-    both = _block_keys(payers.lazy()).collect().rename({"id": "pid"}).join(rkeys, on="key")
+    pkeys = _block_keys(pl.concat([payers, heads]).lazy()).unique().collect()
+    both = pkeys.rename({"id": "pid"}).join(rkeys, on="key")
     # One integer per (payer, name) pair, in the order of the pair: unique and sorted cheaply.
     pair = (pl.col("pid").cast(pl.UInt64) * (1 << 32) + pl.col("id").cast(pl.UInt64)).alias("pair")
     ids = both.select(pair).unique().sort("pair")["pair"]
@@ -159,7 +169,8 @@ def _pair_score(p: str, norm: str, plain: float) -> float:
     return score
 
 
-def _score_pairs(pairs: _Pairs, cutoff: float, auto: float, top_k: int, exact: set[str]) -> pl.DataFrame:
+def _score_pairs(pairs: _Pairs, cutoff: float, auto: float, top_k: int, exact: set[str],
+                 cut_forms: frozenset[str] = frozenset()) -> pl.DataFrame:
     # rapidfuzz's process.cdist needs numpy, which this project does not depend on; extract() runs
     # the scorer over one payer's blocked candidates in C++ and keeps the best ``top_k`` for a
     # closer look (abbreviations, truncated names). Words are sorted once up front, so plain
@@ -193,6 +204,11 @@ def _score_pairs(pairs: _Pairs, cutoff: float, auto: float, top_k: int, exact: s
             cut = [n[: len(p)] if len(n) > len(p) else "" for n in norms]
             for _, sim, k in extract(p, cut, scorer=ratio, score_cutoff=cutoff, limit=top_k):
                 best[norms[k]] = max(best.get(norms[k], 0.0), sim * _TRUNCATED_FACTOR)
+            head, _, last = p.rpartition(" ")
+            if head and last in cut_forms:
+                # ... cut off inside its legal form ("Lt", "Limi", "Incorpora"): the rest is the name.
+                for _, sim, k in extract(head, norms, scorer=ratio, score_cutoff=cutoff, limit=top_k):
+                    best[norms[k]] = max(best.get(norms[k], 0.0), sim * _TRUNCATED_FACTOR)
         for norm, sc in best.items():
             if sc >= cutoff:
                 out_p.append(p)
@@ -228,14 +244,16 @@ def payer_names(
     all_names, keyed = (ref if ref is not None else ReferenceNames(customers, accounts, rules)).fetch()
     ref_names = _reference_names(all_names)
     uniq = payers.select(pl.col("pnorm").alias("norm")).unique()
-    pairs = _pairs(uniq, ref_names, keyed, cfg.max_token_frequency)
+    cut_forms = cut_legal_forms(legal)
+    pairs = _pairs(uniq, ref_names, keyed, cfg.max_token_frequency, cut_forms)
     exact = uniq.join(ref_names.select("norm").unique(), on="norm").select(
         pl.col("norm").alias("pnorm"), "norm", pl.lit(100.0).alias("score")
     )
     scored = pl.concat(
         [
             exact,
-            _score_pairs(pairs, cfg.suggest_cutoff, cfg.auto_cutoff, cfg.max_compared, set(exact["pnorm"].to_list()))
+            _score_pairs(pairs, cfg.suggest_cutoff, cfg.auto_cutoff, cfg.max_compared, set(exact["pnorm"].to_list()),
+                         cut_forms)
             if pairs.pid
             else exact.clear(),
         ]

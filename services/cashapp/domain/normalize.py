@@ -15,6 +15,7 @@ dropped (``G.m.b.H.`` -> ``gmbh``), legal forms and filler words removed.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -218,6 +219,22 @@ def _name_base(name: str) -> str:
     # "G.m.b.H." -> "gmbh", "S.A." -> "sa"; other dots separate words ("Sp.z" -> "sp z", "Logi." -> "logi").
     s = re.sub(r"\b([a-z0-9])\.", r"\1", s)
     return re.sub(r"[^a-z0-9]+", " ", s).strip()
+
+
+@functools.cache
+def _cut_legal_forms(legal_forms: tuple[str, ...]) -> frozenset[str]:
+    forms = {_name_base(form) for form in legal_forms}
+    words = {w for form in forms for w in form.split()}
+    # One-word forms only: the words of a phrase ("societe par actions ...") are ordinary words too.
+    cut = {re.sub(r"([aou])e", r"\1", w[:k]) for w in forms if " " not in w for k in range(1, len(w))}
+    return frozenset(cut - words)
+
+
+def cut_legal_forms(legal_forms: Iterable[str]) -> frozenset[str]:
+    """The starts of one-word legal forms, as a normalised name's last word shows them when the
+    bank cut the name off inside its legal form: ``l``, ``lt``, ``limi``, ``incorpora``, ``gmb``
+    (no word of a legal form itself, which normalising drops anyway)."""
+    return _cut_legal_forms(tuple(legal_forms))
 
 
 def normalize_name(name: str | None, legal_forms: Iterable[str], stopwords: Iterable[str] = ()) -> str:

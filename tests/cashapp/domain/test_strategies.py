@@ -243,6 +243,57 @@ def test_payer_name(payer: str, status: DecisionStatus) -> None:
         assert "payer name" in d.reason
 
 
+@pytest.mark.parametrize(
+    ("payer", "customer"),
+    [
+        # Banks cut names at 27, 32, 35 or 70 characters: often inside the legal form.
+        ("OMAHA ATLAS INDUSTRIAL INCORPORA", "Omaha Atlas Industrial Inc."),
+        ("READING BLACKWOOD PLASTICS LIMIT", "Reading Blackwood Plastics Ltd"),
+        ("Fairfax & Whitmore Components Lt", "Fairfax & Whitmore Components Ltd"),
+        ("Steinbach Werkzeugmaschinen Gmb", "Steinbach Werkzeugmaschinen GmbH"),
+    ],
+)
+def test_payer_name_cut_off_inside_its_legal_form(payer: str, customer: str) -> None:
+    items = [item(1, "C1", "INV-1", 297_50), item(2, "C2", "INV-2", 297_50)]
+    names = {"C1": customer, "C2": "Weber Logistik AG"}
+    d = one(receipt(1, 297_50, counterparty_name=payer, counterparty_account=IBAN2), items, customers=names)
+    _auto(d, "amount.exact", {"INV-1": 297_50}, "C1")
+
+
+@pytest.mark.parametrize("payer", ["Fairfax & Whitmore Components Lt", "Fiarfax & Whitmore Components L"])
+def test_a_cut_off_name_meets_its_customer_when_all_its_words_are_common(payer: str) -> None:
+    # Every word of the name is shared by more customers than the blocking uses (a 4-letter
+    # prefix of 101+ names says little): the payer name still meets the customer's name, as that
+    # name with one word more (the cut-off legal form), even with a typo in another word.
+    names = {"C1": "Fairfax & Whitmore Components Ltd"}
+    for i in range(110):
+        names[f"F{i}"] = f"Fairfax Kal{i:03d} Supplies Ltd"
+        names[f"W{i}"] = f"Mor{i:03d} Whitmore Trading Ltd"
+        names[f"K{i}"] = f"Ost{i:03d} Vel{i:03d} Components Ltd"
+    items = [item(1, "C1", "INV-1", 297_50), item(2, "F1", "INV-2", 297_50)]
+    d = one(receipt(1, 297_50, counterparty_name=payer, counterparty_account=IBAN2), items, customers=names)
+    _auto(d, "amount.exact", {"INV-1": 297_50}, "C1")
+
+
+def test_a_name_cut_off_inside_a_word_or_a_legal_form_is_ambiguous() -> None:
+    # The payer is "... Limestone" cut off, or "... Ltd" ("Limited") cut off inside its legal
+    # form: both customers have the amount, so neither is applied.
+    items = [item(1, "C1", "INV-1", 297_50), item(2, "C2", "INV-2", 297_50)]
+    names = {"C1": "Northfield Precision Engineering Limestone", "C2": "Northfield Precision Engineering Ltd"}
+    payer = "NORTHFIELD PRECISION ENGINEERING LIM"
+    d = one(receipt(1, 297_50, counterparty_name=payer, counterparty_account=IBAN2), items, customers=names)
+    _exception(d, ExceptionReason.AMBIGUOUS)
+    assert {s.customer_id for s in d.suggestions} == {"C1", "C2"}
+
+
+def test_a_short_name_is_not_taken_for_a_cut_off_one() -> None:
+    # Banks cut long names, not an 11-letter one: "Hartley Lim" is no "Hartley Ltd".
+    items = [item(1, "C1", "INV-1", 297_50)]
+    d = one(receipt(1, 297_50, counterparty_name="Hartley Lim", counterparty_account=IBAN2), items,
+            customers={"C1": "Hartley Ltd"})
+    assert d.status is DecisionStatus.EXCEPTION
+
+
 def test_learned_name_alias_identifies_the_customer() -> None:
     items = [item(1, "C1", "INV-1", 297_50), item(2, "C2", "INV-2", 297_50)]
     names = {"C1": "Müller Maschinenbau GmbH", "C2": "Weber Logistik AG"}
