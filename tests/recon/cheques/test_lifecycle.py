@@ -247,3 +247,33 @@ def test_a_cheque_first_seen_returned_is_never_applied(db: Engine, world: World,
     assert (again.status, again.lines_updated) == ("imported", 1)
     back = ingest(db, tmp_path, "log3.csv", cheque_log({"1001": "deposited"}))
     assert (back.status, back.reason) == ("quarantined", "RECON_CHEQUE_BAD_TRANSITION")
+
+
+def test_a_returned_cheque_cannot_be_resolved_with_money(db: Engine, world: World, tmp_path: Path) -> None:
+    # A bounced cheque brought no money: a clerk cannot apply it, put it on account, refund it or
+    # book it to a GL account from the worklist (each would move cash that never arrived).
+    from decimal import Decimal
+
+    import pytest
+
+    from services.cashapp.usecases.approvals import Limits, resolve_item
+    from services.cashapp.usecases.exceptions import Actor
+    from services.cashapp.usecases.resolve import LineIn, Resolution
+    from shared.errors import Conflict
+
+    seed(world)
+    ingest(db, tmp_path, "log1.csv", cheque_log({"2002": "returned"}))
+    ids = cheque_ids(db)
+    with Session(db) as s:
+        item = s.execute(select(ExceptionItem).where(
+            ExceptionItem.receipt_id == ids["2002"])).scalar_one()  # type: ignore[arg-type]
+        doc = s.execute(select(OpenItem).where(OpenItem.document_number == "INV-2026-000202")).scalar_one()  # type: ignore[arg-type]
+        item_id, doc_id = int(item.id), int(doc.id)  # type: ignore[arg-type]
+    clerk = Actor("clerk1", "clerk")
+    for res in (Resolution("apply", lines=[LineIn(doc_id, Decimal("250.00"))]),
+                Resolution("on_account", customer_id="BETA"), Resolution("refund"),
+                Resolution("non_ar", gl_code="8000")):
+        with Session(db) as s, pytest.raises(Conflict) as err:
+            resolve_item(s, item_id, clerk, res, None, Limits())
+        assert err.value.code == "CASHAPP_CHEQUE_RETURNED", res.kind
+    assert open_amounts(db)["INV-2026-000202"] == 25000
