@@ -78,6 +78,13 @@ def cheque_extra(receipt: Receipt) -> dict[str, Any] | None:
     return extra if "cheque_number" in extra else None
 
 
+def is_returned(receipt: Any) -> bool:
+    """Whether ``receipt`` is a cheque that came back (a Receipt, or a row with its
+    ``transaction_code`` and ``extra_json``): it brought no money."""
+    extra = cheque_extra(receipt)
+    return extra is not None and extra.get("status") == ChequeStatus.RETURNED
+
+
 def _require_cheque(receipt: Receipt) -> dict[str, Any]:
     extra = cheque_extra(receipt)
     if extra is None:

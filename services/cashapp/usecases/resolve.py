@@ -35,7 +35,7 @@ from services.cashapp.usecases.exceptions import (
     load_item,
     snapshot,
 )
-from services.recon.cheques import ChequeStatus, cheque_extra
+from services.recon.cheques import is_returned
 from shared.errors import Conflict, DomainError, NotFound, ValidationError
 from shared.money import format_minor, to_minor
 
@@ -105,7 +105,7 @@ def _minor(value: Decimal, currency: str, what: str) -> int:
 
 def plan(session: Session, receipt: Receipt, res: Resolution) -> Plan:
     """Check a resolution against the receipt and the documents' open amounts."""
-    if _returned_cheque(receipt):
+    if is_returned(receipt):
         # Every kind of resolution books the receipt's money somewhere: a bounced cheque has none.
         raise Conflict("a returned cheque brought no money: nothing of it can be applied, put on "
                        "account, refunded or booked", code="CASHAPP_CHEQUE_RETURNED")
@@ -138,11 +138,6 @@ def plan(session: Session, receipt: Receipt, res: Resolution) -> Plan:
         raise ValidationError("name the customer_id that keeps the unapplied rest",
                               code="CASHAPP_BAD_RESOLUTION")
     return Plan(receipt, items, fee, wo, unapplied, res)
-
-
-def _returned_cheque(receipt: Receipt) -> bool:
-    extra = cheque_extra(receipt)
-    return extra is not None and extra.get("status") == ChequeStatus.RETURNED
 
 
 def _line(session: Session, ln: LineIn, ccy: str) -> tuple[OpenItem, int]:

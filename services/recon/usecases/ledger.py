@@ -22,7 +22,16 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, func, select
 
-from services.cashapp.models import Allocation, DecisionRow, MasterDataLoad, OpenItem, Receipt, ReceiptStatus
+from services.cashapp.models import (
+    CHEQUE_CODE,
+    Allocation,
+    DecisionRow,
+    MasterDataLoad,
+    OpenItem,
+    Receipt,
+    ReceiptStatus,
+)
+from services.recon.cheques import is_returned
 
 DOCUMENT_SCHEMA: dict[str, Any] = {
     "item_id": pl.Int64,
@@ -115,7 +124,9 @@ def unapplied_receipts(conn: Connection) -> pl.DataFrame:
     """Receipts held partly or wholly unapplied, with their customer (:data:`CASH_SCHEMA`).
 
     Only receipts whose current decision names a customer: cash nobody identified cannot explain
-    a customer's reply. ``amount_minor`` is what no allocation took (reversals counted).
+    a customer's reply. ``amount_minor`` is what no allocation took (reversals counted). A cheque
+    that came back is none: it brought no money (its applications were reversed, not its amount
+    left over).
     """
     applied = (
         select(_AL.c.receipt_id, func.sum(_AL.c.amount_minor).label("applied"))
@@ -124,7 +135,7 @@ def unapplied_receipts(conn: Connection) -> pl.DataFrame:
     )
     stmt = (
         select(_DE.c.customer_id, _RC.c.id, _RC.c.currency, _RC.c.amount_minor, applied.c.applied,
-               _RC.c.booking_date)
+               _RC.c.booking_date, _RC.c.transaction_code, _RC.c.extra_json)
         .select_from(
             _RC.join(_DE, (_DE.c.receipt_id == _RC.c.id) & _DE.c.is_current.is_(True)).outerjoin(
                 applied, applied.c.receipt_id == _RC.c.id
@@ -134,9 +145,10 @@ def unapplied_receipts(conn: Connection) -> pl.DataFrame:
         .where(_DE.c.customer_id.is_not(None))
     )
     rows = []
-    for customer, rid, currency, amount, applied_minor, booked in conn.execute(stmt):
+    for row in conn.execute(stmt):
+        customer, rid, currency, amount, applied_minor, booked = row[:6]
         rest = amount - (applied_minor or 0)
-        if rest > 0:
+        if rest > 0 and not (row.transaction_code == CHEQUE_CODE and is_returned(row)):
             rows.append((customer, rid, None, None, currency, rest, booked))
     return pl.DataFrame(rows, schema=CASH_SCHEMA, orient="row")
 

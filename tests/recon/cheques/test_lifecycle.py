@@ -277,3 +277,20 @@ def test_a_returned_cheque_cannot_be_resolved_with_money(db: Engine, world: Worl
             resolve_item(s, item_id, clerk, res, None, Limits())
         assert err.value.code == "CASHAPP_CHEQUE_RETURNED", res.kind
     assert open_amounts(db)["INV-2026-000202"] == 25000
+
+
+def test_a_returned_cheque_is_no_unapplied_cash_of_its_customer(db: Engine, world: World, tmp_path: Path) -> None:
+    # Applied, then returned: its applications are reversed, but its amount is no credit the
+    # customer holds (a balance confirmation or the unapplied-cash report must not show it).
+    from services.recon.usecases import ledger
+
+    seed(world)
+    ingest(db, tmp_path, "log1.csv", cheque_log())
+    run_match(db, default_rules(), today())
+    ids = cheque_ids(db)
+    with db.connect() as conn:  # received and applied in full: nothing unapplied
+        assert ids["2002"] not in ledger.unapplied_receipts(conn)["receipt_id"].to_list()
+    ingest(db, tmp_path, "log2.csv", cheque_log({"2002": "returned"}))
+    assert extra(db, ids["2002"])["_status"] == "exception"
+    with db.connect() as conn:
+        assert ids["2002"] not in ledger.unapplied_receipts(conn)["receipt_id"].to_list()
