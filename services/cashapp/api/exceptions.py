@@ -59,9 +59,10 @@ class ResolveBody(VersionBody):
     """apply: documents and amounts (partial allowed; items of several customers split the
     receipt), optional fee and write-off, the rest stays unapplied on ``customer_id``'s account.
     on_account: everything on ``customer_id``'s account. non_ar: not a customer payment
-    (``gl_code``). refund: the money goes back."""
+    (``gl_code``). refund: the money goes back. returned: closes a returned cheque, which brought
+    no money (the only resolution such a receipt takes)."""
 
-    kind: Literal["apply", "on_account", "non_ar", "refund"]
+    kind: Literal["apply", "on_account", "non_ar", "refund", "returned"]
     lines: list[LineBody] = Field(default_factory=list, max_length=500)
     fee: Money = "0"
     writeoff: Money = "0"

@@ -55,7 +55,8 @@ def writeoff_limit(actor: Actor, limits: Limits, currency: str) -> int:
 def needs_approval(p: Plan, actor: Actor, limits: Limits) -> str | None:
     """Why ``p`` needs a checker, or ``None``."""
     ccy = p.receipt.currency
-    moved = sum(abs(a) for _, a in p.items) if p.res.kind == "apply" else p.receipt.amount_minor
+    moved = (sum(abs(a) for _, a in p.items) if p.res.kind == "apply"
+             else 0 if p.res.kind == "returned" else p.receipt.amount_minor)  # (a returned cheque: no money)
     if moved > to_minor(limits.approval_threshold, ccy):
         return f"amount {format_minor(moved, ccy)} above the approval threshold"
     if p.writeoff > writeoff_limit(actor, limits, ccy):

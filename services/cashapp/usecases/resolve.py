@@ -40,7 +40,7 @@ from shared.errors import Conflict, DomainError, NotFound, ValidationError
 from shared.money import format_minor, to_minor
 
 MAX_MINOR = 10**15
-Kind = Literal["apply", "on_account", "non_ar", "refund"]
+Kind = Literal["apply", "on_account", "non_ar", "refund", "returned"]
 
 
 @dataclass(slots=True)
@@ -105,10 +105,13 @@ def _minor(value: Decimal, currency: str, what: str) -> int:
 
 def plan(session: Session, receipt: Receipt, res: Resolution) -> Plan:
     """Check a resolution against the receipt and the documents' open amounts."""
-    if is_returned(receipt):
-        # Every kind of resolution books the receipt's money somewhere: a bounced cheque has none.
+    returned = is_returned(receipt)
+    if returned and res.kind != "returned":
+        # Every other kind books the receipt's money somewhere: a bounced cheque has none.
         raise Conflict("a returned cheque brought no money: nothing of it can be applied, put on "
-                       "account, refunded or booked", code="CASHAPP_CHEQUE_RETURNED")
+                       "account, refunded or booked; close it as returned", code="CASHAPP_CHEQUE_RETURNED")
+    if res.kind == "returned" and not returned:
+        raise ValidationError("only a returned cheque is closed as returned", code="CASHAPP_BAD_RESOLUTION")
     ccy = receipt.currency
     fee, wo = _minor(res.fee, ccy, "fee"), _minor(res.writeoff, ccy, "writeoff")
     if fee < 0 or wo < 0:
@@ -232,7 +235,8 @@ def _reason(p: Plan, maker: str, checker: str | None) -> str:
     text = {"apply": f"applied by {maker} to {len(p.items)} document(s)",
             "on_account": f"put on account of {r.customer_id} by {maker}",
             "non_ar": f"marked non-AR (GL {r.gl_code}) by {maker}",
-            "refund": f"refunded by {maker}"}[r.kind]
+            "refund": f"refunded by {maker}",
+            "returned": f"closed as a returned cheque by {maker} (it brought no money)"}[r.kind]
     if p.writeoff:
         text += f"; write-off {format_minor(p.writeoff, p.receipt.currency)} ({r.writeoff_reason})"
     if checker:

@@ -249,7 +249,7 @@ def test_a_cheque_first_seen_returned_is_never_applied(db: Engine, world: World,
     assert (back.status, back.reason) == ("quarantined", "RECON_CHEQUE_BAD_TRANSITION")
 
 
-def test_a_returned_cheque_cannot_be_resolved_with_money(db: Engine, world: World, tmp_path: Path) -> None:
+def test_a_returned_cheque_is_closed_as_returned_never_with_money(db: Engine, world: World, tmp_path: Path) -> None:
     # A bounced cheque brought no money: a clerk cannot apply it, put it on account, refund it or
     # book it to a GL account from the worklist (each would move cash that never arrived).
     from decimal import Decimal
@@ -258,8 +258,8 @@ def test_a_returned_cheque_cannot_be_resolved_with_money(db: Engine, world: Worl
 
     from services.cashapp.usecases.approvals import Limits, resolve_item
     from services.cashapp.usecases.exceptions import Actor
-    from services.cashapp.usecases.resolve import LineIn, Resolution
-    from shared.errors import Conflict
+    from services.cashapp.usecases.resolve import LineIn, Resolution, plan
+    from shared.errors import Conflict, ValidationError
 
     seed(world)
     ingest(db, tmp_path, "log1.csv", cheque_log({"2002": "returned"}))
@@ -277,6 +277,23 @@ def test_a_returned_cheque_cannot_be_resolved_with_money(db: Engine, world: Worl
             resolve_item(s, item_id, clerk, res, None, Limits())
         assert err.value.code == "CASHAPP_CHEQUE_RETURNED", res.kind
     assert open_amounts(db)["INV-2026-000202"] == 25000
+    # What closes it: "returned", which books nothing (no allocation, no posting) and no approval.
+    with Session(db) as s:
+        posted = s.execute(select(Outbox)).scalars().all()
+        done = resolve_item(s, item_id, clerk, Resolution("returned", note="drawer asked to pay again"),
+                            None, Limits(approval_threshold="100"))
+        s.commit()
+    assert (done["status"], done["applied"], done["unapplied"]) == ("resolved", "0.00", "250.00")
+    assert allocations(db, ids["2002"]) == []
+    assert open_amounts(db)["INV-2026-000202"] == 25000
+    with Session(db) as s:
+        assert len(s.execute(select(Outbox)).scalars().all()) == len(posted)
+        assert s.get(ExceptionItem, item_id).status == "resolved"  # type: ignore[union-attr]
+        assert s.get(Receipt, ids["2002"]).status == "ignored"  # type: ignore[union-attr]
+    # ... and only a returned cheque: another receipt cannot be closed that way.
+    with Session(db) as s, pytest.raises(ValidationError) as bad:
+        plan(s, s.get(Receipt, ids["1001"]), Resolution("returned"))  # type: ignore[arg-type]
+    assert bad.value.code == "CASHAPP_BAD_RESOLUTION"
 
 
 def test_a_returned_cheque_is_no_unapplied_cash_of_its_customer(db: Engine, world: World, tmp_path: Path) -> None:
