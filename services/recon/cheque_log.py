@@ -29,11 +29,7 @@ def apply_log_updates(session: Session, statement_lines: list[tuple[BankLine, st
     (``RECON_CHEQUE_BAD_TRANSITION``) before anything changes. Returns how many cheques moved.
     """
     wanted = {key: line for line, key in statement_lines if line.extra.get("status") and "cheque_number" in line.extra}
-    stored: dict[str, Receipt] = {}
-    keys = list(wanted)
-    for i in range(0, len(keys), 900):
-        stored.update((r.line_key, r) for r in session.execute(
-            select(Receipt).where(col(Receipt.line_key).in_(keys[i:i + 900]))).scalars())
+    stored = _stored(session, list(wanted))
     moves: list[tuple[Receipt, ChequeStatus]] = []
     for key, line in wanted.items():
         extra = cheque_extra(stored[key]) if key in stored else None
@@ -67,12 +63,17 @@ def return_first_seen(session: Session, statement_lines: list[tuple[BankLine, st
     wanted = {key: line for line, key in statement_lines if line.extra.get("status") == ChequeStatus.RETURNED}
     if not wanted:
         return 0
-    keys = list(wanted)
-    ids: dict[str, int] = {}
-    for i in range(0, len(keys), 900):
-        ids.update(session.execute(select(col(Receipt.line_key), col(Receipt.id)).where(
-            col(Receipt.line_key).in_(keys[i:i + 900]))).all())
+    stored = _stored(session, list(wanted))
     for key, line in wanted.items():
-        return_cheque(session, ids[key], returned_on=line.booking_date,
+        return_cheque(session, int(stored[key].id), returned_on=line.booking_date,  # type: ignore[arg-type]
                       reason="returned (cheque log, first seen returned)", actor=actor)
     return len(wanted)
+
+
+def _stored(session: Session, keys: list[str]) -> dict[str, Receipt]:
+    """The stored receipts of these line keys, by key (900 a query: SQLite's bound-parameter limit)."""
+    stored: dict[str, Receipt] = {}
+    for i in range(0, len(keys), 900):
+        stored.update((r.line_key, r) for r in session.execute(
+            select(Receipt).where(col(Receipt.line_key).in_(keys[i:i + 900]))).scalars())
+    return stored
